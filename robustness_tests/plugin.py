@@ -1,0 +1,353 @@
+"""pytest glue: options, markers, fixtures, xdist device assignment, results.json and the summary.
+
+No science lives here: measurements come from `evaluate`, numbers from `metrics`, verdicts from
+`claims`. This module imports no torch at import time, so `pytest --help` stays fast and every
+xdist worker can pick its GPU before CUDA initialises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .claims import ThresholdFile, load_thresholds, threshold_filename
+from .config import BENCHMARKS, DEFAULT_MODEL, RunConfig, parse_weights
+from .errors import RobustnessTestsError, ThresholdError, UsageError
+
+MARKERS = {
+    "validation": "top-1 accuracy on ImageNet validation",
+    "imagenet_c": "ImageNet-C corruption robustness (CE, mCE)",
+    "imagenet_p": "ImageNet-P perturbation stability (flip probability, top-5 distance)",
+    "imagenet_a": "ImageNet-A natural adversarial examples (accuracy, calibration)",
+    "adversarial": "white-box PGD and black-box transfer attacks",
+    "shape_bias": "shape vs texture decisions on cue-conflict stimuli",
+    "slow": "long measurements; deselect with -m 'not slow'",
+}
+RECORD = "robustness_claim"  # user_properties name of a claim record (JSON text)
+
+config_key = pytest.StashKey[RunConfig]()
+thresholds_key = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("robustness", "robustness claims (robustness_tests)")
+    add = group.addoption
+    add("--model", action="append", dest="rt_models", metavar="NAME",
+        help=f"model to test; repeatable. A registered name, timm:<name>, torchvision:<name> or "
+             f"<module>:<callable> (default: {DEFAULT_MODEL})")
+    add("--weights", action="append", dest="rt_weights", metavar="MODEL=PATH",
+        help="load MODEL's weights from PATH (a state dict) instead of the caches; repeatable")
+    add("--device", dest="rt_device", default="auto", metavar="DEVICE",
+        help="auto (a GPU per xdist worker when there are GPUs, else CPU), cpu, cuda, cuda:N (default: auto)")
+    add("--precision", dest="rt_precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+        help="autocast precision of the model's forward pass (default: fp32)")
+    add("--batch-size", dest="rt_batch_size", type=int, default=64, metavar="N", help="images per batch (default: 64)")
+    add("--seed", dest="rt_seed", type=int, default=0, metavar="N",
+        help="seed from which every measurement derives its randomness (default: 0)")
+    add("--subset", dest="rt_subset", type=int, default=None, metavar="N",
+        help="use N images per benchmark, a deterministic subset stratified by class")
+    add("--ci", dest="rt_ci", action="store_true",
+        help="small per-benchmark subsets for CI (see robustness_tests.config.CI_SUBSETS)")
+    add("--confidence", dest="rt_confidence", type=float, default=0.95, metavar="LEVEL",
+        help="confidence level of the intervals behind verdicts (default: 0.95)")
+    add("--thresholds-dir", dest="rt_thresholds_dir", default=None, metavar="DIR",
+        help="folder of <model>.toml threshold files (default: <rootdir>/thresholds, else the bundled ones)")
+    add("--report-dir", dest="rt_report_dir", default=None, metavar="DIR",
+        help="write <DIR>/results.json with every claim record and the run's provenance")
+    add("--data-dir", dest="rt_data_dir", default=None, metavar="DIR",
+        help="root of a local data mirror (also $ROBUSTNESS_TESTS_DATA), e.g. ../shared/data")
+    add("--imagenet-val", dest="rt_imagenet_val", default=None, metavar="DIR",
+        help="ImageNet validation: <DIR>/<wnid>/*.JPEG, or flat with a labels file "
+             "(default: <data-dir>/imagenet-val, then <data-dir>/imagenet-val-1300)")
+    add("--cache-dir", dest="rt_cache_dir", default=None, metavar="DIR",
+        help="decoded images and stored results (also $ROBUSTNESS_TESTS_CACHE; default ~/.cache/robustness_tests)")
+
+
+def _default_thresholds_dir(config: pytest.Config) -> Path:
+    local = Path(config.rootpath) / "thresholds"
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parent.parent / "thresholds"
+
+
+def _run_config(config: pytest.Config) -> RunConfig:
+    opt = config.getoption
+    models = tuple(dict.fromkeys(opt("rt_models") or [DEFAULT_MODEL]))
+    from . import zoo  # torch-free at import
+
+    for name in models:
+        zoo.check_name(name)
+    path = lambda value: Path(value) if value else None  # noqa: E731
+    return RunConfig(
+        models=models,
+        weights=parse_weights(opt("rt_weights")),
+        device=opt("rt_device"),
+        precision=opt("rt_precision"),
+        batch_size=opt("rt_batch_size"),
+        seed=opt("rt_seed"),
+        subset=opt("rt_subset"),
+        ci=opt("rt_ci"),
+        confidence=opt("rt_confidence"),
+        thresholds_dir=path(opt("rt_thresholds_dir")) or _default_thresholds_dir(config),
+        report_dir=path(opt("rt_report_dir")),
+        data_dir=path(opt("rt_data_dir")),
+        imagenet_val=path(opt("rt_imagenet_val")),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "rt_cuda_visible_devices" in workerinput:
+        # Before anything imports torch in this worker: it sees exactly its own GPU.
+        os.environ["CUDA_VISIBLE_DEVICES"] = workerinput["rt_cuda_visible_devices"]
+    if config.getoption("rt_cache_dir"):
+        os.environ["ROBUSTNESS_TESTS_CACHE"] = str(Path(config.getoption("rt_cache_dir")).resolve())
+    try:
+        cfg = _run_config(config)
+        if workerinput is None:
+            from .devices import check_requested
+
+            check_requested(cfg.device)
+        thresholds = load_thresholds(cfg.thresholds_dir, list(cfg.models))
+    except (UsageError, ThresholdError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[config_key] = cfg
+    config.stash[thresholds_key] = thresholds
+    if workerinput is None:
+        if config.getoption("dist", "no") == "load":
+            config.option.dist = "loadgroup"  # keep each model's tests on one worker: one load per model
+        config.pluginmanager.register(ResultsCollector(config, cfg, thresholds), "robustness-results")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one worker per visible GPU; without GPUs, xdist's own default (CPU count)."""
+    from .devices import visible_gpus
+
+    if (config.getoption("rt_device") or "auto") == "cpu":
+        return None
+    return len(visible_gpus() or []) or None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Controller side: give worker gwN the GPU N mod (visible GPUs), honouring CUDA_VISIBLE_DEVICES."""
+    from .devices import visible_gpus, worker_gpu
+
+    device = node.config.getoption("rt_device") or "auto"
+    if device not in ("auto", "cuda"):
+        return  # cpu, or an explicit cuda:N the user wants every worker on
+    gpus = visible_gpus()
+    if gpus:
+        index = int(str(node.gateway.id).removeprefix("gw"))
+        node.workerinput["rt_cuda_visible_devices"] = worker_gpu(index, gpus)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "model_name" in metafunc.fixturenames:
+        models = metafunc.config.stash[config_key].models
+        metafunc.parametrize(
+            "model_name",
+            [pytest.param(m, id=m, marks=pytest.mark.xdist_group(m)) for m in models],
+            scope="session",
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures
+
+
+def _fail(exc: Exception) -> None:
+    pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def rt_config(pytestconfig: pytest.Config) -> RunConfig:
+    """The run's parsed options."""
+    return pytestconfig.stash[config_key]
+
+
+@pytest.fixture(scope="session")
+def rt_device(rt_config: RunConfig) -> str:
+    """This worker's torch device."""
+    from .devices import resolve
+
+    try:
+        return resolve(rt_config.device)
+    except UsageError as exc:
+        _fail(exc)
+
+
+@pytest.fixture(scope="session")
+def run_settings(rt_config: RunConfig, rt_device: str):
+    from .evaluate import Settings
+
+    return Settings(device=rt_device, precision=rt_config.precision, batch_size=rt_config.batch_size,
+                    seed=rt_config.seed)
+
+
+@pytest.fixture(scope="session")
+def result_store():
+    from .store import ResultStore
+
+    return ResultStore()
+
+
+@pytest.fixture(scope="session")
+def robust_model(model_name: str, rt_config: RunConfig, rt_device: str):
+    """The model under test, loaded once per worker (tests of one model share a worker)."""
+    from . import zoo
+
+    try:
+        return zoo.load(model_name, device=rt_device, weights=rt_config.weights.get(model_name))
+    except RobustnessTestsError as exc:
+        _fail(exc)
+
+
+@pytest.fixture(scope="session")
+def imagenet_val(rt_config: RunConfig):
+    """ImageNet validation (subset per --subset / --ci), or a skip that says how to provide it."""
+    from .data.imagenet import load_imagenet_val
+
+    candidates = rt_config.imagenet_val_candidates()
+    root = next((p for p in candidates if p.exists()), None)
+    if root is None:
+        looked = ", ".join(str(p) for p in candidates) or "nowhere"
+        pytest.skip(
+            f"ImageNet validation not found (looked in: {looked}). Set --imagenet-val DIR, or --data-dir DIR / "
+            "ROBUSTNESS_TESTS_DATA to a mirror holding imagenet-val/ or imagenet-val-1300/."
+        )
+    try:
+        dataset = load_imagenet_val(root)
+        return dataset.take(rt_config.subset_for("validation"), seed=rt_config.seed)
+    except RobustnessTestsError as exc:
+        _fail(exc)
+
+
+@pytest.fixture
+def measure(result_store, run_settings, rt_device):
+    """`measure(model, dataset, benchmark=..., ...)`: per-image outcomes from the store or measured now."""
+    from . import evaluate
+
+    def run(model, dataset, **kwargs):
+        try:
+            return evaluate.measure(result_store, model, dataset, run_settings, **kwargs)
+        except RobustnessTestsError as exc:
+            _fail(exc)
+
+    return run
+
+
+class ClaimChecker:
+    """Judges a measurement against the model's claims and attaches the records to the test report."""
+
+    def __init__(self, node: pytest.Item, model: str, thresholds: ThresholdFile | None, cfg: RunConfig,
+                 device: str):
+        self.node, self.model, self.thresholds, self.cfg, self.device = node, model, thresholds, cfg, device
+
+    @property
+    def confidence(self) -> float:
+        return self.cfg.confidence
+
+    def _attach(self, record: dict[str, Any]) -> None:
+        record.setdefault("device", self.device)
+        record["test"] = self.node.nodeid
+        self.node.user_properties.append((RECORD, json.dumps(record, default=str)))
+
+    def check(self, metric: str, estimate, *, dataset=None, cached: bool | None = None, **context: Any) -> None:
+        """Evaluate every claim on `metric` that applies to `context`; fail if any is violated.
+
+        With no applicable claim the measurement is still recorded, and the test is skipped with
+        the measured value, so a new model's numbers land in results.json.
+        """
+        from .devices import describe
+
+        extra: dict[str, Any] = {"cached": cached, "device": describe(self.device)}
+        if dataset is not None:
+            extra["dataset"] = {"name": dataset.name, "n": len(dataset), "full_size": dataset.full_size,
+                                "subset": dataset.subset or None}
+            context.setdefault("dataset", dataset.name)
+        claims = self.thresholds.select(metric, **context) if self.thresholds else []
+        if not claims:
+            e = estimate
+            self._attach({"model": self.model, "claim": None, "metric": metric, "value": e.value,
+                          "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n, "confidence": e.confidence,
+                          "interval_method": e.method, "op": None, "bound": None, "published": None,
+                          "verdict": "measured", "params": context, **extra})
+            where = self.thresholds.path if self.thresholds else self.cfg.thresholds_dir / threshold_filename(self.model)
+            pytest.skip(f"no claim on {metric} for {context} in {where}; measured {estimate}")
+        results = [claim.evaluate(estimate, **extra) for claim in claims]
+        for result in results:
+            self._attach(result.record())
+        violated = [r for r in results if r.verdict == "violated"]
+        if violated:
+            pytest.fail("\n\n".join(r.message() for r in violated), pytrace=False)
+
+
+@pytest.fixture
+def claims(request: pytest.FixtureRequest, model_name: str, rt_config: RunConfig, rt_device: str) -> ClaimChecker:
+    """`claims.check(metric, estimate, dataset=...)` for the model under test."""
+    thresholds = request.config.stash[thresholds_key].get(model_name)
+    return ClaimChecker(request.node, model_name, thresholds, rt_config, rt_device)
+
+
+# --------------------------------------------------------------------------------------------------
+# The controller: collect records from every worker, write results.json, print the summary
+
+
+class ResultsCollector:
+    def __init__(self, config: pytest.Config, cfg: RunConfig, thresholds: dict[str, ThresholdFile | None]):
+        self.config, self.cfg, self.thresholds = config, cfg, thresholds
+        self.records: list[dict[str, Any]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == RECORD:
+                self.records.append(json.loads(value) if isinstance(value, str) else value)
+
+    def _unused(self) -> list[str]:
+        used = {(r["model"], r["claim"]) for r in self.records}
+        return [
+            f"{model}/{cid} ({claim.metric})"
+            for model, tf in self.thresholds.items() if tf is not None
+            for cid, claim in tf.claims.items() if (model, cid) not in used
+        ]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.cfg.report_dir is None:
+            return
+        from .report import provenance, write_results
+
+        settings = {"models": list(self.cfg.models), "device": self.cfg.device, "precision": self.cfg.precision,
+                    "batch_size": self.cfg.batch_size, "subset": self.cfg.subset, "ci": self.cfg.ci,
+                    "confidence": self.cfg.confidence, "thresholds_dir": str(self.cfg.thresholds_dir),
+                    "unused_claims": self._unused()}
+        prov = provenance(self.records, seed=self.cfg.seed, rootdir=Path(self.config.rootpath), settings=settings)
+        write_results(self.cfg.report_dir / "results.json", self.records, prov)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.records:
+            return
+        from .report import summary_lines
+
+        tr = terminalreporter
+        tr.write_sep("=", "robustness claims")
+        for line in summary_lines(self.records):
+            tr.write_line(line)
+        unused = self._unused()
+        if unused:
+            tr.write_line(f"claims not evaluated in this run ({len(unused)}): " + ", ".join(unused[:8])
+                          + (" ..." if len(unused) > 8 else ""))
+        if self.cfg.report_dir is not None:
+            tr.write_line(f"results: {self.cfg.report_dir / 'results.json'}")
+
+
+__all__ = ["BENCHMARKS", "ClaimChecker", "MARKERS"]

@@ -1,0 +1,1 @@
+"""The claims as tests. Each module is one benchmark, selected by its marker."""
