@@ -135,8 +135,10 @@ def load_imagenet_val(root: str | os.PathLike, labels_file: str | os.PathLike | 
                 )
             label = class_index(d.name, where=str(d))
             samples.extend(Sample(p, label) for p in _images_in(d))
-    else:
+    elif _images_in(root):
         samples = _flat_samples(root, labels_file)
+    else:
+        samples = []
     if not samples:
         raise DataError(
             f"no images under {root}: expected <root>/<wnid>/*.JPEG, or <root>/*.JPEG with a labels file"
