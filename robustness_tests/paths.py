@@ -9,12 +9,24 @@ CACHE_ENV = "ROBUSTNESS_TESTS_CACHE"
 DATA_ENV = "ROBUSTNESS_TESTS_DATA"
 
 
+_override: Path | None = None
+
+
+def set_cache_dir(path: str | os.PathLike | None) -> None:
+    """Use `path` as the cache root in this process (the plugin's --cache-dir); None to unset."""
+    global _override
+    _override = Path(path).resolve() if path is not None else None
+
+
 def cache_dir() -> Path:
-    """`$ROBUSTNESS_TESTS_CACHE`, else `$XDG_CACHE_HOME/robustness_tests`, else `~/.cache/...`.
+    """--cache-dir, else `$ROBUSTNESS_TESTS_CACHE`, else `$XDG_CACHE_HOME/robustness_tests`,
+    else `~/.cache/robustness_tests`.
 
     Never inside a data mirror: mirrors may be read-only (CI's `../shared/data` is).
     """
-    if os.environ.get(CACHE_ENV):
+    if _override is not None:
+        root = _override
+    elif os.environ.get(CACHE_ENV):
         root = Path(os.environ[CACHE_ENV])
     else:
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "robustness_tests"

@@ -107,7 +107,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # Before anything imports torch in this worker: it sees exactly its own GPU.
         os.environ["CUDA_VISIBLE_DEVICES"] = workerinput["rt_cuda_visible_devices"]
     if config.getoption("rt_cache_dir"):
-        os.environ["ROBUSTNESS_TESTS_CACHE"] = str(Path(config.getoption("rt_cache_dir")).resolve())
+        from .paths import set_cache_dir
+
+        set_cache_dir(config.getoption("rt_cache_dir"))
     try:
         cfg = _run_config(config)
         if workerinput is None:
@@ -123,6 +125,13 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("dist", "no") == "load":
             config.option.dist = "loadgroup"  # keep each model's tests on one worker: one load per model
         config.pluginmanager.register(ResultsCollector(config, cfg, thresholds), "robustness-results")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.getoption("rt_cache_dir"):
+        from .paths import set_cache_dir
+
+        set_cache_dir(None)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -164,7 +173,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _fail(exc: Exception) -> None:
-    pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+    """Fail the test with the library's message alone: it already names the file, value and fix."""
+    raise pytest.fail.Exception(f"{type(exc).__name__}: {exc}", pytrace=False) from None
 
 
 @pytest.fixture(scope="session")
