@@ -1,0 +1,77 @@
+"""Command line: `python -m robustness_tests <command>`.
+
+    models              the registered models: source, preprocessing, license, weights found?
+    download NAME...    fetch pretrained weights into the timm / torchvision caches (needs internet)
+
+Claims themselves run under pytest: `pytest -m validation --model NAME`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import zoo
+from .errors import RobustnessTestsError
+
+
+def _models(_: argparse.Namespace) -> int:
+    rows = [("name", "source", "input", "preprocessing", "license", "weights")]
+    for name in zoo.names():
+        s = zoo.spec(name)
+        try:
+            found = str(zoo.find_weights(name))
+        except RobustnessTestsError:
+            found = "missing: python -m robustness_tests download " + name
+        rows.append((name, s.source, str(s.input_size), s.preprocessing.key, s.license, found))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    import torch
+
+    for name in args.names:
+        s = zoo.spec(name)
+        if s.source == "embedded":
+            print(f"{name}: embedded in its PyPI package, nothing to download")
+            continue
+        if s.source == "wsl":
+            url = f"https://download.pytorch.org/models/{s.extra['hub_file']}"
+            torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True)
+        elif s.source == "timm":
+            import timm
+
+            timm.create_model(s.weights, pretrained=True)
+        elif s.source == "torchvision":
+            import torchvision
+
+            enum_name, member = s.weights.split(".")
+            getattr(getattr(torchvision.models, enum_name), member).get_state_dict(progress=True)
+        else:
+            print(f"{name}: built by its own callable; nothing to download", file=sys.stderr)
+            continue
+        print(f"{name}: {zoo.find_weights(name)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m robustness_tests", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("models", help="list the registered models").set_defaults(run=_models)
+    download = sub.add_parser("download", help="fetch pretrained weights into the caches (needs internet)")
+    download.add_argument("names", nargs="+", metavar="NAME")
+    download.set_defaults(run=_download)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except RobustnessTestsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
