@@ -46,6 +46,7 @@ class RunConfig:
     report_dir: Path | None = None
     data_dir: Path | None = None
     imagenet_val: Path | None = None
+    imagenet_a: Path | None = None
 
     def __post_init__(self) -> None:
         if self.subset is not None and self.subset <= 0:
@@ -70,6 +71,12 @@ class RunConfig:
             return self.data_dir
         env = os.environ.get(DATA_ENV)
         return Path(env) if env else None
+
+    def imagenet_a_candidates(self) -> list[Path]:
+        if self.imagenet_a is not None:
+            return [self.imagenet_a]
+        mirror = self.mirror()
+        return [mirror / "imagenet-a"] if mirror is not None else []
 
     def imagenet_val_candidates(self) -> list[Path]:
         if self.imagenet_val is not None:

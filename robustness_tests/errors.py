@@ -24,6 +24,10 @@ class DataError(RobustnessTestsError):
     """A dataset is missing, malformed, or holds a file that cannot be decoded."""
 
 
+class FetchError(DataError):
+    """A dataset could not be downloaded (no network, no mirror): the claims that need it skip."""
+
+
 class ThresholdError(RobustnessTestsError):
     """One or more problems in threshold files; the message lists all of them."""
 

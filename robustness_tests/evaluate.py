@@ -21,6 +21,7 @@ from .data.imagenet import Dataset
 from .errors import ModelError, UsageError
 from .robust_model import RobustModel
 from .store import Entry, ResultStore
+from .zoo import Preprocessing
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -78,14 +79,19 @@ def evaluate(
     outcomes: Outcomes = top1_outcomes,
     progress: Progress | None = None,
     cache: DecodedCache | None = None,
+    preprocessing: Preprocessing | None = None,
 ) -> dict[str, np.ndarray]:
-    """Run `model` over `dataset` (optionally transformed) and return per-image outcome arrays."""
+    """Run `model` over `dataset` (optionally transformed) and return per-image outcome arrays.
+
+    `preprocessing` overrides the model's own where a benchmark's protocol fixes it.
+    """
     device = torch.device(settings.device)
     autocast_dtype = PRECISIONS[settings.precision]
     pin = device.type == "cuda"
     chunks: dict[str, list[np.ndarray]] = {}
     done, started, total = 0, time.perf_counter(), len(dataset)
-    for batch in iter_batches(dataset, model.spec.preprocessing, settings.batch_size, cache=cache):
+    pre = preprocessing or model.spec.preprocessing
+    for batch in iter_batches(dataset, pre, settings.batch_size, cache=cache):
         images = torch.from_numpy(batch.images)
         labels = torch.from_numpy(batch.labels)
         if pin:
@@ -124,6 +130,7 @@ def measure(
     transform_id: Mapping[str, Any] | str = "none",
     outcomes: Outcomes = top1_outcomes,
     progress: Progress | None = None,
+    preprocessing: Preprocessing | None = None,
 ) -> Entry:
     """Per-image outcomes of `model` on `dataset`, from the store or measured now.
 
@@ -135,10 +142,13 @@ def measure(
         "model": model.identity(),
         "data": dataset.identity(),
         "transform": transform_id,
-        "outcomes": getattr(outcomes, "__qualname__", str(outcomes)),
+        "outcomes": f"{getattr(outcomes, '__module__', '')}.{getattr(outcomes, '__qualname__', outcomes)}",
         "seed": settings.seed,
         "precision": settings.precision,
+        "preprocessing": (preprocessing or model.spec.preprocessing).key,
     }
     return store.get_or_compute(
-        parts, lambda: evaluate(model, dataset, settings, transform=transform, outcomes=outcomes, progress=progress)
+        parts,
+        lambda: evaluate(model, dataset, settings, transform=transform, outcomes=outcomes, progress=progress,
+                         preprocessing=preprocessing),
     )

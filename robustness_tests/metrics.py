@@ -39,6 +39,18 @@ METRICS: dict[str, Metric] = {
             True,
             params=("dataset",),
         ),
+        Metric("shape_bias.shape_bias", "shape decisions / (shape + texture decisions) on the 1200 cue-conflict "
+               "images", "", 0.0, 1.0, True, params=("rule",)),
+        Metric("shape_bias.decided_fraction", "fraction of cue-conflict images decided as their shape or their "
+               "texture category", "", 0.0, 1.0, True, params=("rule",)),
+        Metric("shape_bias.gain_over_baseline", "shape bias minus the baseline model's on the same stimuli "
+               "(paired bootstrap)", "", -1.0, 1.0, True, params=("rule", "baseline")),
+        Metric("imagenet_a.top1", "top-1 accuracy on ImageNet-A, logits restricted to its 200 classes", "%",
+               0.0, 100.0, True, params=("dataset",)),
+        Metric("imagenet_a.rms_calibration_error", "RMS calibration error on ImageNet-A (natural-adv-examples "
+               "calib_err, bins of 100)", "%", 0.0, 100.0, False, params=("dataset",)),
+        Metric("imagenet_a.aurra", "area under the response rate accuracy curve on ImageNet-A", "%", 0.0, 100.0,
+               True, params=("dataset",)),
     )
 }
 
@@ -115,3 +127,97 @@ def bootstrap(
     alpha = 1.0 - confidence
     low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
     return Estimate(value, min(float(low), value), max(float(high), value), n, confidence, "bootstrap-percentile")
+
+
+# --------------------------------------------------------------------------------------------------
+# Shape bias (Geirhos et al. 2019): decisions are category indices, one per cue-conflict image.
+
+
+def _shape_texture_counts(decisions: np.ndarray, shape: np.ndarray, texture: np.ndarray) -> tuple[int, int]:
+    return int((decisions == shape).sum()), int((decisions == texture).sum())
+
+
+def shape_bias_value(decisions: np.ndarray, shape: np.ndarray, texture: np.ndarray) -> float:
+    """shape / (shape + texture) decisions; NaN when no image was decided as either."""
+    s, t = _shape_texture_counts(np.asarray(decisions), np.asarray(shape), np.asarray(texture))
+    return s / (s + t) if s + t else float("nan")
+
+
+def shape_bias(decisions, shape, texture, confidence: float = 0.95, seed: int = 0) -> Estimate:
+    """Shape bias with a bootstrap interval over images (the denominator varies, so not binomial)."""
+    decisions, shape, texture = (np.asarray(a) for a in (decisions, shape, texture))
+    s, t = _shape_texture_counts(decisions, shape, texture)
+    if s + t == 0:
+        raise ValueError("no cue-conflict image was decided as its shape or its texture: shape bias is undefined")
+    return bootstrap(shape_bias_value, decisions, shape, texture, confidence=confidence, seed=seed)
+
+
+def decided_fraction(decisions, shape, texture, confidence: float = 0.95) -> Estimate:
+    """Fraction of images decided as shape or texture, with its exact binomial interval."""
+    decisions, shape, texture = (np.asarray(a) for a in (decisions, shape, texture))
+    hit = (decisions == shape) | (decisions == texture)
+    n, k = len(hit), int(hit.sum())
+    low, high = clopper_pearson(k, n, confidence)
+    return Estimate(k / n, min(low, k / n), max(high, k / n), n, confidence, "clopper-pearson")
+
+
+def shape_bias_gain(decisions, baseline_decisions, shape, texture, confidence: float = 0.95,
+                    seed: int = 0) -> Estimate:
+    """Shape bias of `decisions` minus that of `baseline_decisions`, paired over the same images."""
+    def gain(d, b, s, t):
+        return shape_bias_value(d, s, t) - shape_bias_value(b, s, t)
+
+    return bootstrap(gain, *(np.asarray(a) for a in (decisions, baseline_decisions, shape, texture)),
+                     confidence=confidence, seed=seed)
+
+
+def shape_bias_per_category(decisions, shape, texture, categories: tuple[str, ...]) -> dict[str, dict]:
+    """Per shape category: shape and texture decision counts and the shape bias (NaN if undecided)."""
+    decisions, shape, texture = (np.asarray(a) for a in (decisions, shape, texture))
+    out = {}
+    for index, name in enumerate(categories):
+        rows = shape == index
+        s, t = _shape_texture_counts(decisions[rows], shape[rows], texture[rows])
+        out[name] = {"n": int(rows.sum()), "shape": s, "texture": t, "shape_bias": s / (s + t) if s + t else None}
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Calibration (natural-adv-examples `calibration_tools.py`).
+
+
+def rms_calibration_error(confidence, correct, bin_size: int = 100) -> float:
+    """RMS calibration error as `calib_err(confidence, correct, p='2', beta=100)` computes it.
+
+    Images sorted by confidence are cut into bins of `bin_size` (the last bin takes the rest); the
+    squared gap between mean confidence and accuracy is weighted by bin size over all images. As in
+    the reference, the last (most confident) bin is left out of the sum while its images still count
+    in the total. Needs at least `bin_size` images.
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    n = len(confidence)
+    if n < bin_size:
+        raise ValueError(f"RMS calibration error needs at least {bin_size} images (bins of {bin_size}), got {n}")
+    order = np.argsort(confidence)
+    confidence, correct = confidence[order], correct[order]
+    edges = [i * bin_size for i in range(n // bin_size)] + [n]
+    total = 0.0
+    for lo, hi in zip(edges[:-2], edges[1:-1], strict=True):  # every bin but the last, as the reference
+        gap = abs(confidence[lo:hi].mean() - correct[lo:hi].mean())
+        total += (hi - lo) / n * gap**2
+    return float(np.sqrt(total))
+
+
+def aurra(confidence, correct) -> float:
+    """Mean accuracy over response rates, answering the most confident images first."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    order = np.argsort(confidence)[::-1]
+    return float(np.mean(np.cumsum(correct[order]) / np.arange(1, len(order) + 1)))
+
+
+def percent(estimate: Estimate) -> Estimate:
+    """The same estimate scaled by 100 (fractions reported as percentages)."""
+    return Estimate(100 * estimate.value, 100 * estimate.ci_low, 100 * estimate.ci_high, estimate.n,
+                    estimate.confidence, estimate.method)

@@ -63,6 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--imagenet-val", dest="rt_imagenet_val", default=None, metavar="DIR",
         help="ImageNet validation: <DIR>/<wnid>/*.JPEG, or flat with a labels file "
              "(default: <data-dir>/imagenet-val, then <data-dir>/imagenet-val-1300)")
+    add("--imagenet-a", dest="rt_imagenet_a", default=None, metavar="DIR",
+        help="ImageNet-A: <DIR>/<wnid>/*.jpg over its 200 classes (default: <data-dir>/imagenet-a)")
     add("--cache-dir", dest="rt_cache_dir", default=None, metavar="DIR",
         help="decoded images and stored results (also $ROBUSTNESS_TESTS_CACHE; default ~/.cache/robustness_tests)")
 
@@ -96,6 +98,7 @@ def _run_config(config: pytest.Config) -> RunConfig:
         report_dir=path(opt("rt_report_dir")),
         data_dir=path(opt("rt_data_dir")),
         imagenet_val=path(opt("rt_imagenet_val")),
+        imagenet_a=path(opt("rt_imagenet_a")),
     )
 
 
@@ -240,6 +243,43 @@ def imagenet_val(rt_config: RunConfig):
         _fail(exc)
 
 
+@pytest.fixture(scope="session")
+def cue_conflict(rt_config: RunConfig):
+    """The 1200 cue-conflict stimuli: from the mirror, the cache, or fetched once with checksums."""
+    from .data.cue_conflict import CUE_CONFLICT, load_cue_conflict
+    from .data.sources import materialize
+    from .errors import FetchError
+
+    try:
+        root = materialize(CUE_CONFLICT, rt_config.mirror())
+        return load_cue_conflict(root).take(rt_config.subset_for("shape_bias"), seed=rt_config.seed)
+    except FetchError as exc:
+        pytest.skip(f"cue-conflict stimuli unavailable: {exc}")
+    except RobustnessTestsError as exc:
+        _fail(exc)
+
+
+@pytest.fixture(scope="session")
+def imagenet_a(rt_config: RunConfig):
+    """ImageNet-A (subset per --subset / --ci), or a skip that says how to provide it."""
+    from .data.classes import wnids
+    from .data.imagenet import load_class_folders
+    from .imagenet_a import INDICES_IN_1K
+
+    candidates = rt_config.imagenet_a_candidates()
+    root = next((p for p in candidates if p.exists()), None)
+    if root is None:
+        looked = ", ".join(str(p) for p in candidates) or "nowhere"
+        pytest.skip(f"ImageNet-A not found (looked in: {looked}). Set --imagenet-a DIR, or --data-dir DIR / "
+                    "ROBUSTNESS_TESTS_DATA to a mirror holding imagenet-a/.")
+    try:
+        dataset = load_class_folders(root, name="imagenet-a", allowed={wnids()[i] for i in INDICES_IN_1K},
+                                     full_size=7500, what="one of ImageNet-A's 200 classes")
+        return dataset.take(rt_config.subset_for("imagenet_a"), seed=rt_config.seed)
+    except RobustnessTestsError as exc:
+        _fail(exc)
+
+
 @pytest.fixture
 def measure(result_store, run_settings, rt_device):
     """`measure(model, dataset, benchmark=..., ...)`: per-image outcomes from the store or measured now."""
@@ -270,7 +310,8 @@ class ClaimChecker:
         record["test"] = self.node.nodeid
         self.node.user_properties.append((RECORD, json.dumps(record, default=str)))
 
-    def check(self, metric: str, estimate, *, dataset=None, cached: bool | None = None, **context: Any) -> None:
+    def check(self, metric: str, estimate, *, dataset=None, cached: bool | None = None,
+              details: dict[str, Any] | None = None, **context: Any) -> None:
         """Evaluate every claim on `metric` that applies to `context`; fail if any is violated.
 
         With no applicable claim the measurement is still recorded, and the test is skipped with
@@ -279,17 +320,20 @@ class ClaimChecker:
         from .devices import describe
 
         extra: dict[str, Any] = {"cached": cached, "device": describe(self.device)}
+        if details:
+            extra["details"] = details
         if dataset is not None:
             extra["dataset"] = {"name": dataset.name, "n": len(dataset), "full_size": dataset.full_size,
                                 "subset": dataset.subset or None}
             context.setdefault("dataset", dataset.name)
+        extra["context"] = dict(context)
         claims = self.thresholds.select(metric, **context) if self.thresholds else []
         if not claims:
             e = estimate
             self._attach({"model": self.model, "claim": None, "metric": metric, "value": e.value,
                           "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n, "confidence": e.confidence,
                           "interval_method": e.method, "op": None, "bound": None, "published": None,
-                          "verdict": "measured", "params": context, **extra})
+                          "verdict": "measured", "params": {}, **extra})
             where = self.thresholds.path if self.thresholds else self.cfg.thresholds_dir / threshold_filename(self.model)
             pytest.skip(f"no claim on {metric} for {context} in {where}; measured {estimate}")
         results = [claim.evaluate(estimate, **extra) for claim in claims]
@@ -334,7 +378,7 @@ class ResultsCollector:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.cfg.report_dir is None:
             return
-        from .report import provenance, write_results
+        from .report import provenance, write_figures, write_results
 
         settings = {"models": list(self.cfg.models), "device": self.cfg.device, "precision": self.cfg.precision,
                     "batch_size": self.cfg.batch_size, "subset": self.cfg.subset, "ci": self.cfg.ci,
@@ -342,6 +386,7 @@ class ResultsCollector:
                     "unused_claims": self._unused()}
         prov = provenance(self.records, seed=self.cfg.seed, rootdir=Path(self.config.rootpath), settings=settings)
         write_results(self.cfg.report_dir / "results.json", self.records, prov)
+        write_figures(self.cfg.report_dir, self.records)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.records:

@@ -89,15 +89,68 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def summary_lines(records: list[dict[str, Any]]) -> list[str]:
     """A compact fixed-width table, one row per claim record, grouped by model."""
-    header = ("model", "claim", "metric", "value", "CI", "bound", "published", "verdict")
+    header = ("model", "claim", "metric", "where", "value", "CI", "bound", "published", "verdict")
     rows = [header]
-    for r in sorted(records, key=lambda r: (r["model"], r["metric"], r.get("claim") or "")):
+    for r in sorted(records, key=lambda r: (r["model"], r["metric"], r.get("claim") or "", str(r.get("context")))):
         bound = f"{r['op']} {_fmt(r['bound'])}" if r.get("op") else "-"
         ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-        rows.append((r["model"], r.get("claim") or "-", r["metric"], _fmt(r["value"]), ci, bound,
+        where = " ".join(f"{k}={v}" for k, v in sorted((r.get("context") or {}).items()))
+        rows.append((r["model"], r.get("claim") or "-", r["metric"], where or "-", _fmt(r["value"]), ci, bound,
                      _fmt(r.get("published")), r["verdict"]))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     counts = verdict_counts(records)
     lines.append("verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICT_ORDER))
     return lines
+
+
+HUMAN_SHAPE_BIAS = (0.958, 0.919, 0.987)  # mean and range over Geirhos et al.'s 10 subjects (REFERENCE.md)
+
+
+def write_figures(report_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
+    """Figures derived from the claim records; returns the files written."""
+    written = []
+    shape = [r for r in records if r["metric"] == "shape_bias.shape_bias" and (r.get("details") or {}).get("per_category")]
+    if shape:
+        written.append(shape_bias_figure(shape, report_dir / "shape_bias.png"))
+    return written
+
+
+def shape_bias_figure(records: list[dict[str, Any]], path: Path) -> Path:
+    """Geirhos-style plot: per category, the fraction of shape decisions of each model (and rule),
+    with each model's overall shape bias and the human reference band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {}
+    for r in records:  # one series per (model, rule); duplicates (several claims) carry the same numbers
+        label = f"{r['model']} ({(r.get('context') or {}).get('rule', '?')} rule)"
+        series[label] = (r["value"], r["details"]["per_category"])
+    categories = sorted(next(iter(series.values()))[1])
+    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(categories) + 1.8))
+    ax.axvspan(HUMAN_SHAPE_BIAS[1], HUMAN_SHAPE_BIAS[2], color="#d62728", alpha=0.12, lw=0)
+    ax.axvline(HUMAN_SHAPE_BIAS[0], color="#d62728", lw=1.5, label=f"humans ({HUMAN_SHAPE_BIAS[0]})")
+    markers = "osD^v<>ph"
+    for k, (label, (overall, per_cat)) in enumerate(sorted(series.items())):
+        xs = [per_cat[c]["shape_bias"] for c in categories]
+        ys = list(range(len(categories)))
+        pts = [(x, y) for x, y in zip(xs, ys, strict=True) if x is not None]
+        line = ax.plot([p[0] for p in pts], [p[1] for p in pts], markers[k % len(markers)], ms=6, alpha=0.85,
+                       label=f"{label}: {overall:.3f}")[0]
+        ax.axvline(overall, color=line.get_color(), ls="--", lw=1)
+    ax.set_yticks(range(len(categories)), categories)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("fraction of shape decisions (1 = shape, 0 = texture)")
+    ax.set_title("Shape bias on cue-conflict stimuli, per shape category")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+    fig.text(0.01, 0.005, "Stimuli: Geirhos et al. 2019, CC BY 4.0", fontsize=6, color="#555")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=130, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+    return path

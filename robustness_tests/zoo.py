@@ -39,6 +39,7 @@ class Preprocessing:
     resize: int = 256
     crop: int = 224
     interpolation: str = "bilinear"
+    exact: bool = False  # the images must already be crop x crop: no resize, no crop (cue-conflict, ImageNet-C)
 
     def __post_init__(self) -> None:
         if self.interpolation not in INTERPOLATIONS:
@@ -50,7 +51,14 @@ class Preprocessing:
 
     @property
     def key(self) -> str:
+        if self.exact:
+            return f"exact{self.crop}"
         return f"resize{self.resize}-crop{self.crop}-{self.interpolation}"
+
+    @classmethod
+    def exact_size(cls, size: int) -> Preprocessing:
+        """Images used as they are, which must be `size` x `size` (a protocol without resizing)."""
+        return cls(resize=size, crop=size, exact=True)
 
     @classmethod
     def from_crop_pct(cls, size: int, crop_pct: float, interpolation: str) -> Preprocessing:

@@ -40,6 +40,11 @@ def decode_image(path: str | os.PathLike, pre: Preprocessing) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - any PIL failure means "this file is not a usable image"
         raise DataError(f"cannot decode image {path}: {type(exc).__name__}: {exc}") from exc
     w, h = rgb.size
+    if pre.exact:
+        if (w, h) != (pre.crop, pre.crop):
+            raise DataError(f"image {path} is {w}x{h}; this protocol uses images of exactly {pre.crop}x{pre.crop} "
+                            "without resizing")
+        return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1))
     short, long = (w, h) if w <= h else (h, w)
     new_short, new_long = pre.resize, int(pre.resize * long / short)
     size = (new_short, new_long) if w <= h else (new_long, new_short)

@@ -126,15 +126,7 @@ def load_imagenet_val(root: str | os.PathLike, labels_file: str | os.PathLike | 
         )
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if subdirs:
-        samples = []
-        for d in subdirs:
-            if not WNID.match(d.name):
-                raise DataError(
-                    f"folder {d} is not an ImageNet class: expected wnid folders like n01440764 "
-                    "(layout <root>/<wnid>/*.JPEG)"
-                )
-            label = class_index(d.name, where=str(d))
-            samples.extend(Sample(p, label) for p in _images_in(d))
+        samples = _class_folder_samples(root, subdirs)
     elif _images_in(root):
         samples = _flat_samples(root, labels_file)
     else:
@@ -149,6 +141,38 @@ def load_imagenet_val(root: str | os.PathLike, labels_file: str | os.PathLike | 
         name = KNOWN_FINGERPRINTS.get(dataset.fingerprint(), "imagenet-val-custom")
         dataset = Dataset(name=name, root=root, samples=dataset.samples, full_size=len(samples))
     return dataset
+
+
+def _class_folder_samples(root: Path, subdirs: list[Path], allowed: set[str] | None = None,
+                          what: str = "an ImageNet class") -> list[Sample]:
+    samples = []
+    outside = []
+    for d in subdirs:
+        if not WNID.match(d.name):
+            raise DataError(f"folder {d} is not {what}: expected wnid folders like n01440764 (<root>/<wnid>/*)")
+        label = class_index(d.name, where=str(d))
+        if allowed is not None and d.name not in allowed:
+            outside.append(d.name)
+        samples.extend(Sample(p, label) for p in _images_in(d))
+    if outside:
+        raise DataError(f"{root}: {len(outside)} folder(s) are not {what}: {', '.join(outside[:8])}"
+                        + (" ..." if len(outside) > 8 else ""))
+    return samples
+
+
+def load_class_folders(root: str | os.PathLike, *, name: str, allowed: set[str], full_size: int,
+                       what: str) -> Dataset:
+    """`<root>/<wnid>/*` restricted to the wnids in `allowed`; named `name` when it holds all
+    `full_size` images, `<name>-custom` otherwise."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{name} root {root} does not exist or is not a folder")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    samples = sorted(_class_folder_samples(root, subdirs, allowed, what), key=lambda s: s.path.name)
+    if not samples:
+        raise DataError(f"no images under {root}: expected <root>/<wnid>/*.jpg")
+    return Dataset(name=name if len(samples) == full_size else f"{name}-custom", root=root,
+                   samples=tuple(samples), full_size=len(samples))
 
 
 def _flat_samples(root: Path, labels_file: str | os.PathLike | None) -> list[Sample]:
