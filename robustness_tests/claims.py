@@ -193,6 +193,10 @@ def _parse(path: Path, problems: list[str]) -> ThresholdFile | None:
             problems.append(f"{where} must be a table ([claims.{cid}])")
             continue
         ok = True
+        if raw and all(isinstance(v, dict) for v in raw.values()) and "metric" not in raw:
+            problems.append(f"{where}: holds only tables ({', '.join(raw)}): a dot in a claim name makes nested "
+                            f"tables in TOML; name it without dots, e.g. [claims.{cid}_{'_'.join(raw)}]")
+            continue
         for key, value in raw.items():
             if key not in CLAIM_KEYS:
                 problems.append(f"{where}: unknown key {key!r}{_unknown(key, list(CLAIM_KEYS))}")

@@ -47,6 +47,8 @@ class RunConfig:
     data_dir: Path | None = None
     imagenet_val: Path | None = None
     imagenet_a: Path | None = None
+    surrogate: str = "resnext50_32x4d"
+    feature_vis_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.subset is not None and self.subset <= 0:
@@ -55,15 +57,18 @@ class RunConfig:
             raise UsageError(f"--confidence must be in [0.5, 1), got {self.confidence}")
         if self.batch_size <= 0:
             raise UsageError(f"--batch-size must be positive, got {self.batch_size}")
-        unknown = set(self.weights) - set(self.models)
-        if unknown:
-            raise UsageError(f"--weights given for {sorted(unknown)}, which is not among --model {list(self.models)}")
 
     def subset_for(self, benchmark: str) -> int | None:
         """Images to use for `benchmark`: --subset, else the --ci preset, else all."""
         if self.subset is not None:
             return self.subset
         return CI_SUBSETS[benchmark] if self.ci else None
+
+    def feature_vis_steps_for_run(self) -> int:
+        """--feature-vis-steps, else 10 under --ci, else the paper's 500."""
+        if self.feature_vis_steps is not None:
+            return self.feature_vis_steps
+        return 10 if self.ci else 500
 
     def mirror(self) -> Path | None:
         """The data mirror root: --data-dir, else $ROBUSTNESS_TESTS_DATA."""

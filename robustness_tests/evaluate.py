@@ -29,13 +29,16 @@ Outcomes = Callable[[torch.Tensor, torch.Tensor], Mapping[str, torch.Tensor]]
 
 
 class Transform(Protocol):
-    """Maps a uint8 batch [B, 3, H, W] on the model's device to images for the model.
+    """Maps a uint8 batch [B, 3, H, W] on the model's device (and its labels) to images for the model.
 
     `start` is the dataset index of the batch's first image, so a random transform can derive
-    per-image randomness from (seed, image index) and stay independent of the batch size.
+    per-image randomness from (seed, image index) and stay independent of the batch size. A
+    transform may also return `(images, extras)`: extras are per-image tensors stored with the
+    outcomes (an attack's first-success step, say). Transforms run outside inference mode, so an
+    attack can take gradients; corruption kernels should use `torch.no_grad()` themselves.
     """
 
-    def __call__(self, images: torch.Tensor, start: int) -> torch.Tensor: ...
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor, start: int) -> Any: ...
 
 
 class Progress(Protocol):
@@ -98,9 +101,12 @@ def evaluate(
             images = images.pin_memory()
         images = images.to(device, non_blocking=pin)
         labels = labels.to(device, non_blocking=pin)
+        extras: Mapping[str, torch.Tensor] = {}
+        x = transform(images, labels, batch.start) if transform is not None else images
+        if isinstance(x, tuple):
+            x, extras = x
         with torch.inference_mode():
-            x = transform(images, batch.start) if transform is not None else images
-            x = x.float().div_(255) if x.dtype == torch.uint8 else x
+            x = x.float().div_(255) if x.dtype == torch.uint8 else x.detach()
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits = model(x)
             logits = logits.float()
@@ -111,8 +117,8 @@ def evaluate(
                     f"model {model.name!r} returned NaN/inf logits for {len(bad)} image(s), e.g. {bad[:3]} "
                     f"(precision {settings.precision}). Try --precision fp32, or check the model."
                 )
-            for name, value in outcomes(logits, labels).items():
-                chunks.setdefault(name, []).append(value.cpu().numpy())
+            for name, value in {**outcomes(logits, labels), **extras}.items():
+                chunks.setdefault(name, []).append(value.detach().cpu().numpy())
         done += len(batch.labels)
         if progress is not None:
             progress(done, total, time.perf_counter() - started)

@@ -63,6 +63,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--imagenet-val", dest="rt_imagenet_val", default=None, metavar="DIR",
         help="ImageNet validation: <DIR>/<wnid>/*.JPEG, or flat with a labels file "
              "(default: <data-dir>/imagenet-val, then <data-dir>/imagenet-val-1300)")
+    add("--surrogate", dest="rt_surrogate", default="resnext50_32x4d", metavar="NAME",
+        help="model that crafts black-box (transfer) attacks (default: resnext50_32x4d, as in the paper)")
+    add("--feature-vis-steps", dest="rt_feature_vis_steps", type=int, default=None, metavar="N",
+        help="steps of the feature visualisation (default: the paper's 500; 10 under --ci)")
     add("--imagenet-a", dest="rt_imagenet_a", default=None, metavar="DIR",
         help="ImageNet-A: <DIR>/<wnid>/*.jpg over its 200 classes (default: <data-dir>/imagenet-a)")
     add("--cache-dir", dest="rt_cache_dir", default=None, metavar="DIR",
@@ -81,12 +85,13 @@ def _run_config(config: pytest.Config) -> RunConfig:
     models = tuple(dict.fromkeys(opt("rt_models") or [DEFAULT_MODEL]))
     from . import zoo  # torch-free at import
 
-    for name in models:
+    weights = parse_weights(opt("rt_weights"))
+    for name in models + (opt("rt_surrogate"),) + tuple(weights):
         zoo.check_name(name)
     path = lambda value: Path(value) if value else None  # noqa: E731
     return RunConfig(
         models=models,
-        weights=parse_weights(opt("rt_weights")),
+        weights=weights,
         device=opt("rt_device"),
         precision=opt("rt_precision"),
         batch_size=opt("rt_batch_size"),
@@ -99,6 +104,8 @@ def _run_config(config: pytest.Config) -> RunConfig:
         data_dir=path(opt("rt_data_dir")),
         imagenet_val=path(opt("rt_imagenet_val")),
         imagenet_a=path(opt("rt_imagenet_a")),
+        surrogate=opt("rt_surrogate"),
+        feature_vis_steps=opt("rt_feature_vis_steps"),
     )
 
 
@@ -239,6 +246,35 @@ def imagenet_val(rt_config: RunConfig):
     try:
         dataset = load_imagenet_val(root)
         return dataset.take(rt_config.subset_for("validation"), seed=rt_config.seed)
+    except RobustnessTestsError as exc:
+        _fail(exc)
+
+
+@pytest.fixture(scope="session")
+def figures_dir(rt_config: RunConfig, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where tests write their figures: the report directory, else a temporary one."""
+    return rt_config.report_dir if rt_config.report_dir is not None else tmp_path_factory.mktemp("figures")
+
+
+@pytest.fixture(scope="session")
+def adversarial_images(rt_config: RunConfig, imagenet_val):
+    """The validation images attacked (the paper attacked every other one): --subset / --ci of them."""
+    n = rt_config.subset_for("adversarial")
+    if n is None or n >= len(imagenet_val):
+        return imagenet_val
+    return imagenet_val.take(n, seed=rt_config.seed)
+
+
+@pytest.fixture(scope="session")
+def surrogate_model(rt_config: RunConfig, rt_device: str):
+    """The black-box attacks' surrogate, or a skip naming --surrogate when its weights are missing."""
+    from . import zoo
+    from .errors import WeightsError
+
+    try:
+        return zoo.load(rt_config.surrogate, device=rt_device, weights=rt_config.weights.get(rt_config.surrogate))
+    except WeightsError as exc:
+        pytest.skip(f"surrogate {rt_config.surrogate} unavailable (choose another with --surrogate): {exc}")
     except RobustnessTestsError as exc:
         _fail(exc)
 

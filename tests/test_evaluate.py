@@ -41,7 +41,7 @@ def test_results_do_not_depend_on_batch_size(lite0, images, outcomes):
 def test_transform_sees_uint8_batches_and_their_dataset_index(lite0, images):
     seen = []
 
-    def blank(batch, start):
+    def blank(batch, labels, start):
         assert batch.dtype == torch.uint8 and batch.shape[1:] == (3, 224, 224)
         seen.append((start, len(batch)))
         return torch.full_like(batch, 128)
