@@ -56,11 +56,6 @@ def uniform_noise(images: torch.Tensor, eps: float, seed: int, indices: torch.Te
     return (noise.to(images.device, images.dtype) * 2 - 1) * eps
 
 
-def _fooled(logits: torch.Tensor, labels: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
-    pred = logits.argmax(dim=1)
-    return pred == target if target is not None else pred != labels
-
-
 def pgd(
     model: torch.nn.Module,
     images: torch.Tensor,
@@ -75,15 +70,20 @@ def pgd(
     seed: int = 0,
     indices: torch.Tensor | None = None,
     clip_start: bool = True,
+    record_success: bool = True,
 ) -> AttackResult:
     """Batched L-infinity PGD. See the module docstring for the semantics.
 
     `indices` are the images' dataset indices (for per-image randomness; default 0..N-1).
     `clip_start=False` keeps foolbox's unclipped random start. With `early_stop`, an image's
     returned iterate is the first that fooled the model; otherwise it is the final iterate.
+    `record_success=False` skips the success bookkeeping and the final check's forward pass (for a
+    caller that evaluates the final iterate anyway); `success_step` is then all NEVER.
     """
     if eps < 0 or step_size < 0 or steps < 0:
         raise ValueError(f"eps, step_size and steps must be >= 0, got {eps}, {step_size}, {steps}")
+    if early_stop and not record_success:
+        raise ValueError("early_stop needs record_success")
     x0 = images.detach().float()
     labels = labels.to(x0.device)
     n = len(x0)
@@ -94,6 +94,7 @@ def pgd(
         target = random_targets(labels, seed, indices)
     elif target is not None:
         target = target.to(x0.device)
+    goal = labels if target is None else target  # the class whose cross-entropy is ascended / descended
     x = x0.clone()
     if random_start and eps > 0:
         x = x0 + uniform_noise(x0, eps, seed, indices)
@@ -101,34 +102,36 @@ def pgd(
             x = x.clamp(0, 1)
     success = torch.full((n,), NEVER, dtype=torch.long, device=x0.device)
     returned = x0.clone()
-    active = torch.arange(n, device=x0.device)
-    for step in range(steps + 1):
+    # The still-running images, compacted: no gather/scatter of the whole batch at every step.
+    active, xa, x0a, ya = torch.arange(n, device=x0.device), x, x0, goal
+    last = steps if record_success else steps - 1
+    for step in range(last + 1):
         if len(active) == 0:
             break
-        xa = x[active].clone().requires_grad_(step < steps)
-        with torch.enable_grad():
+        grad_needed = step < steps
+        xa = xa.detach().requires_grad_(grad_needed)
+        with torch.set_grad_enabled(grad_needed):
             logits = model(xa)
-        if step > 0:  # the logits of iterate `step` tell whether it fooled the model
-            fooled = _fooled(logits.detach(), labels[active], None if target is None else target[active])
+        keep = None
+        if step > 0 and record_success:  # these logits tell whether iterate `step` fooled the model
+            pred = logits.detach().argmax(dim=1)
+            fooled = pred != ya if target is None else pred == ya
             first = fooled & (success[active] == NEVER)
             success[active[first]] = step
             returned[active[first]] = xa.detach()[first]
             if early_stop:
                 keep = ~fooled
-                active, xa_keep, logits = active[keep], keep, logits[keep]
-            else:
-                xa_keep = torch.ones(len(active), dtype=torch.bool, device=x0.device)
-        else:
-            xa_keep = torch.ones(len(active), dtype=torch.bool, device=x0.device)
-        if step == steps or len(active) == 0:
+        if step == steps:
             break
-        ya = labels[active] if target is None else target[active]
-        loss = F.cross_entropy(logits.float(), ya, reduction="sum")
+        loss = F.cross_entropy(logits.float() if keep is None else logits[keep].float(),
+                               ya if keep is None else ya[keep], reduction="sum")
         (grad,) = torch.autograd.grad(-loss if target is not None else loss, xa)
-        grad = grad[xa_keep]
-        stepped = xa.detach()[xa_keep] + step_size * grad.sign()
-        projected = x0[active] + (stepped - x0[active]).clamp(-eps, eps)
-        x[active] = projected.clamp(0, 1)
+        xa = xa.detach()
+        if keep is not None:
+            x[active[~keep]] = xa[~keep]
+            active, xa, x0a, ya, grad = active[keep], xa[keep], x0a[keep], ya[keep], grad[keep]
+        xa = (x0a + (xa + step_size * grad.sign() - x0a).clamp(-eps, eps)).clamp(0, 1)
+    x[active] = xa.detach()
     if early_stop:
         never = success == NEVER
         returned[never] = x[never]
@@ -151,7 +154,7 @@ def standard_attack(model, images, labels, *, eps: float, steps: int, step_size:
                     seed: int = 0, indices: torch.Tensor | None = None) -> tuple[torch.Tensor, AttackResult]:
     """Untargeted PGD with a clipped random start; the final iterate is evaluated."""
     result = pgd(model, images, labels, eps=eps, step_size=step_size, steps=steps, random_start=True,
-                 target=None, early_stop=False, seed=seed, indices=indices)
+                 target=None, early_stop=False, seed=seed, indices=indices, record_success=False)
     return result.adversarial, result
 
 
@@ -194,9 +197,9 @@ class AttackTransform:
         attack = paper_attack if self.protocol == "paper" else standard_attack
         evaluated, result = attack(self.model, x, labels, eps=self.eps, steps=self.steps, seed=self.seed,
                                    indices=indices)
-        extras = {"success_step": result.success_step}
-        if result.target is not None:
-            extras["target"] = result.target
+        extras = {}
+        if self.protocol == "paper":
+            extras = {"success_step": result.success_step, "target": result.target}
         return evaluated, extras
 
 

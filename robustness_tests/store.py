@@ -29,7 +29,8 @@ from .digests import json_digest
 from .paths import cache_dir
 
 #: Modules whose code determines stored outcomes; editing one of them invalidates the entries.
-CODE_MODULES = ("evaluate.py", "robust_model.py", "zoo.py", "data/decode.py", "data/imagenet.py")
+CODE_MODULES = ("evaluate.py", "robust_model.py", "zoo.py", "data/decode.py", "data/imagenet.py", "attacks.py",
+                "shape_bias.py", "imagenet_a.py")
 
 _META = "__meta__"
 
