@@ -47,9 +47,9 @@ METRICS: dict[str, Metric] = {
                "(paired bootstrap)", "", -1.0, 1.0, True, params=("rule", "baseline")),
         Metric("adversarial.accuracy", "% of attacked images still classified as their true label (white-box "
                "PGD; protocol 'paper' = targeted, early stop, clean image kept on failure)", "%", 0.0, 100.0, True,
-               params=("eps", "steps", "protocol")),
+               params=("eps", "steps", "protocol", "dataset")),
         Metric("adversarial.transfer_accuracy", "% of images crafted on a surrogate (paper protocol) that the "
-               "target still classifies correctly", "%", 0.0, 100.0, True, params=("eps", "steps", "surrogate")),
+               "target still classifies correctly", "%", 0.0, 100.0, True, params=("eps", "steps", "surrogate", "dataset")),
         Metric("imagenet_a.top1", "top-1 accuracy on ImageNet-A, logits restricted to its 200 classes", "%",
                0.0, 100.0, True, params=("dataset",)),
         Metric("imagenet_a.rms_calibration_error", "RMS calibration error on ImageNet-A (natural-adv-examples "

@@ -132,8 +132,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[config_key] = cfg
     config.stash[thresholds_key] = thresholds
     if workerinput is None:
-        if config.getoption("dist", "no") == "load":
-            config.option.dist = "loadgroup"  # keep each model's tests on one worker: one load per model
         config.pluginmanager.register(ResultsCollector(config, cfg, thresholds), "robustness-results")
 
 
@@ -152,6 +150,32 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     if (config.getoption("rt_device") or "auto") == "cpu":
         return None
     return len(visible_gpus() or []) or None
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`-n N` (dist "load" or "loadgroup"): keep each model's tests on one worker, so every model
+    loads once per run; other tests are balanced one by one.
+
+    Our own scheduler rather than xdist's loadgroup: with pytest >= 9.2 xdist 3.8 can no longer tag
+    node ids with their xdist_group (it sets `item._nodeid`, which pytest now ignores), so loadgroup
+    silently degrades to load.
+    """
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    models = config.stash[config_key].models
+
+    class ModelScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            params = nodeid.rpartition("[")[2].rstrip("]").split("-") if nodeid.endswith("]") else []
+            for model in models:
+                if model in params:
+                    return f"model:{model}"
+            return nodeid
+
+    return ModelScheduling(config, log)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -344,6 +368,7 @@ class ClaimChecker:
     def _attach(self, record: dict[str, Any]) -> None:
         record.setdefault("device", self.device)
         record["test"] = self.node.nodeid
+        record["worker"] = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.node.user_properties.append((RECORD, json.dumps(record, default=str)))
 
     def check(self, metric: str, estimate, *, dataset=None, cached: bool | None = None,

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .data.cue_conflict import CATEGORIES, CATEGORY_INDICES
-
-RULES = ("max", "mean")
+from .data.cue_conflict import CATEGORIES, CATEGORY_INDICES, RULES
 
 
 def _members(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,6 +17,7 @@ from .sources import RemoteDataset
 CATEGORIES = ("airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat", "chair", "clock", "dog",
               "elephant", "keyboard", "knife", "oven", "truck")  # sorted, as in texture-vs-shape
 CONFLICTS = 1200
+RULES = ("max", "mean")  # decision rules: the paper's argmax over the union, Geirhos' mean probability
 ATTRIBUTION = ("Cue-conflict stimuli by Geirhos et al. 2019 (github.com/rgeirhos/texture-vs-shape), "
                "licensed CC BY 4.0")
 

@@ -9,7 +9,6 @@ and the clean correctness comes from the stored validation measurement of the sa
 import pytest
 
 from robustness_tests import metrics
-from robustness_tests.attacks import AttackTransform, accuracy_by_steps
 
 pytestmark = pytest.mark.adversarial
 
@@ -24,11 +23,15 @@ def budget(eps):
 
 
 def attacked(measure, model, images, eps, steps, seed, protocol="paper", crafted_on=None):
+    from robustness_tests.attacks import AttackTransform  # torch: not at collection
+
     transform = AttackTransform(crafted_on or model, protocol=protocol, eps=eps, steps=steps, seed=seed)
     return measure(model, images, benchmark="adversarial", transform=transform, transform_id=transform.identity())
 
 
 def pgd_accuracy(measure, model, images, eps, steps, seed, confidence):
+    from robustness_tests.attacks import accuracy_by_steps
+
     clean = measure(model, images, benchmark="validation").arrays["correct"]
     entry = attacked(measure, model, images, eps, budget(eps), seed)
     correct = accuracy_by_steps(clean, entry.arrays["success_step"], [steps])[steps]

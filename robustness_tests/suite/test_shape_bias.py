@@ -8,8 +8,7 @@ come from one stored forward pass.
 import pytest
 
 from robustness_tests import metrics
-from robustness_tests.data.cue_conflict import ATTRIBUTION, CATEGORIES, categories_of
-from robustness_tests.shape_bias import RULES, cue_conflict_outcomes
+from robustness_tests.data.cue_conflict import ATTRIBUTION, CATEGORIES, RULES, categories_of
 from robustness_tests.zoo import Preprocessing
 
 pytestmark = pytest.mark.shape_bias
@@ -18,6 +17,8 @@ BASELINE = "resnext101_32x8d"  # the paper's ImageNet-trained baseline
 
 
 def _decisions(measure, model, stimuli):
+    from robustness_tests.shape_bias import cue_conflict_outcomes  # torch: not at collection
+
     return measure(model, stimuli, benchmark="shape_bias", outcomes=cue_conflict_outcomes,
                    preprocessing=Preprocessing.exact_size(224))
 
