@@ -80,6 +80,30 @@ class ResultStore:
             np.savez(fh, **arrays, **{_META: np.array(json.dumps(meta, default=str))})
         return Entry(key, dict(arrays), dict(meta), cached=False)
 
+    def find(self, **match: Any) -> Entry | None:
+        """The newest entry whose key parts contain `match` (nested dicts match by their given keys).
+
+        For reading another model's stored outcomes without that model at hand (its weights may be
+        missing on this machine), e.g. find(benchmark="shape_bias", model={"name": "resnext101_32x8d"}).
+        Scans the store's entries; only their metadata is read.
+        """
+        def contains(have: Any, want: Any) -> bool:
+            if isinstance(want, dict):
+                return isinstance(have, dict) and all(k in have and contains(have[k], v) for k, v in want.items())
+            return have == want
+
+        best: tuple[str, Path] | None = None
+        for path in self.root.glob("*/*.npz"):
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    meta = json.loads(str(z[_META])) if _META in z.files else {}
+            except (OSError, ValueError):
+                continue
+            if meta.get("code") == code_version() and contains(meta.get("parts", {}), match):
+                if best is None or meta.get("created", "") > best[0]:
+                    best = (meta.get("created", ""), path)
+        return self.get(best[1].stem) if best is not None else None
+
     def get_or_compute(
         self, parts: Mapping[str, Any], compute: Callable[[], Mapping[str, np.ndarray]]
     ) -> Entry:

@@ -101,3 +101,16 @@ def test_concurrent_processes_compute_a_measurement_once(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", script], env=env) for _ in range(3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     assert log.read_text().count("x") == 1
+
+
+def test_find_reads_another_models_entry_by_its_parts(tmp_path):
+    store = ResultStore(tmp_path)
+    data = {"name": "cue-conflict", "n": 1200, "fingerprint": "f"}
+    store.get_or_compute({"benchmark": "shape_bias", "model": {"name": "base", "weights": "w1"}, "data": data},
+                         lambda: {"d": np.arange(3)})
+    store.get_or_compute({"benchmark": "shape_bias", "model": {"name": "other", "weights": "w2"}, "data": data},
+                         lambda: {"d": np.arange(4)})
+    hit = store.find(benchmark="shape_bias", model={"name": "base"}, data=data)
+    assert hit is not None and len(hit.arrays["d"]) == 3
+    assert store.find(benchmark="shape_bias", model={"name": "base"}, data={**data, "n": 10}) is None
+    assert store.find(benchmark="validation") is None
