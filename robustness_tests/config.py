@@ -49,6 +49,9 @@ class RunConfig:
     imagenet_a: Path | None = None
     surrogate: str = "resnext50_32x4d"
     feature_vis_steps: int | None = None
+    baseline_model: str | None = None
+    baseline_report: Path | None = None
+    regression_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if self.subset is not None and self.subset <= 0:

@@ -226,3 +226,25 @@ def percent(estimate: Estimate) -> Estimate:
     """The same estimate scaled by 100 (fractions reported as percentages)."""
     return Estimate(100 * estimate.value, 100 * estimate.ci_low, 100 * estimate.ci_high, estimate.n,
                     estimate.confidence, estimate.method)
+
+
+# --------------------------------------------------------------------------------------------------
+# Paired comparison of two models on the same images
+
+
+def mcnemar_worse(new_correct, old_correct) -> tuple[float, int, int]:
+    """Exact one-sided McNemar test that the new model is worse than the old on the same images.
+
+    Returns (p-value, b, c): b images only the old model gets right, c only the new one. Under the
+    null hypothesis b ~ Binomial(b + c, 1/2); the p-value is P(X >= b).
+    """
+    from scipy.stats import binomtest
+
+    new_correct = np.asarray(new_correct, dtype=bool)
+    old_correct = np.asarray(old_correct, dtype=bool)
+    if new_correct.shape != old_correct.shape:
+        raise ValueError(f"paired outcomes need the same images: {new_correct.shape} vs {old_correct.shape}")
+    b = int((old_correct & ~new_correct).sum())
+    c = int((~old_correct & new_correct).sum())
+    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5, alternative="greater").pvalue)
+    return p, b, c

@@ -69,6 +69,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="steps of the feature visualisation (default: the paper's 500; 10 under --ci)")
     add("--imagenet-a", dest="rt_imagenet_a", default=None, metavar="DIR",
         help="ImageNet-A: <DIR>/<wnid>/*.jpg over its 200 classes (default: <data-dir>/imagenet-a)")
+    add("--baseline-model", dest="rt_baseline_model", default=None, metavar="NAME",
+        help="regression gate: measure NAME in this run too and compare every other model with it")
+    add("--baseline-report", dest="rt_baseline_report", default=None, metavar="PATH",
+        help="regression gate: compare with the records of an earlier results.json")
+    add("--regression-margin", dest="rt_regression_margin", type=float, default=0.0, metavar="X",
+        help="a claim regresses only when significantly worse by more than X (metric units; default 0)")
     add("--cache-dir", dest="rt_cache_dir", default=None, metavar="DIR",
         help="decoded images and stored results (also $ROBUSTNESS_TESTS_CACHE; default ~/.cache/robustness_tests)")
 
@@ -82,7 +88,8 @@ def _default_thresholds_dir(config: pytest.Config) -> Path:
 
 def _run_config(config: pytest.Config) -> RunConfig:
     opt = config.getoption
-    models = tuple(dict.fromkeys(opt("rt_models") or [DEFAULT_MODEL]))
+    models = tuple(dict.fromkeys((opt("rt_models") or [DEFAULT_MODEL]) + [opt("rt_baseline_model")] * bool(
+        opt("rt_baseline_model"))))
     from . import zoo  # torch-free at import
 
     weights = parse_weights(opt("rt_weights"))
@@ -106,6 +113,9 @@ def _run_config(config: pytest.Config) -> RunConfig:
         imagenet_a=path(opt("rt_imagenet_a")),
         surrogate=opt("rt_surrogate"),
         feature_vis_steps=opt("rt_feature_vis_steps"),
+        baseline_model=opt("rt_baseline_model"),
+        baseline_report=path(opt("rt_baseline_report")),
+        regression_margin=opt("rt_regression_margin"),
     )
 
 
@@ -372,7 +382,7 @@ class ClaimChecker:
         self.node.user_properties.append((RECORD, json.dumps(record, default=str)))
 
     def check(self, metric: str, estimate, *, dataset=None, cached: bool | None = None,
-              details: dict[str, Any] | None = None, **context: Any) -> None:
+              details: dict[str, Any] | None = None, per_image=None, **context: Any) -> None:
         """Evaluate every claim on `metric` that applies to `context`; fail if any is violated.
 
         With no applicable claim the measurement is still recorded, and the test is skipped with
@@ -383,9 +393,13 @@ class ClaimChecker:
         extra: dict[str, Any] = {"cached": cached, "device": describe(self.device)}
         if details:
             extra["details"] = details
+        if per_image is not None:  # for paired regression tests against a baseline model
+            from .gating import pack_bits
+
+            extra["per_image"] = pack_bits(per_image)
         if dataset is not None:
             extra["dataset"] = {"name": dataset.name, "n": len(dataset), "full_size": dataset.full_size,
-                                "subset": dataset.subset or None}
+                                "subset": dataset.subset or None, "fingerprint": dataset.fingerprint()}
             context.setdefault("dataset", dataset.name)
         extra["context"] = dict(context)
         claims = self.thresholds.select(metric, **context) if self.thresholds else []
@@ -416,10 +430,31 @@ def claims(request: pytest.FixtureRequest, model_name: str, rt_config: RunConfig
 # The controller: collect records from every worker, write results.json, print the summary
 
 
+def _read_baseline_report(cfg: RunConfig) -> tuple[str, list[dict[str, Any]]]:
+    """(baseline model name, its records) from --baseline-report, or a usage error saying what is wrong."""
+    path = cfg.baseline_report
+    try:
+        doc = json.loads(path.read_text())
+        records = doc["claims"]
+        names = sorted({r["model"] for r in records})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise pytest.UsageError(f"--baseline-report {path}: not a readable results.json ({type(exc).__name__}: {exc})")
+    name = cfg.baseline_model or (names[0] if len(names) == 1 else None)
+    if name is None or name not in names:
+        raise pytest.UsageError(f"--baseline-report {path} holds models {names}: choose the baseline with "
+                                "--baseline-model NAME")
+    if not any(r.get("per_image") for r in records if r["model"] == name):
+        raise pytest.UsageError(f"--baseline-report {path}: the records of {name} carry no per-image outcomes "
+                                "(written by an older version?); re-run the baseline to pair claims")
+    return name, records
+
+
 class ResultsCollector:
     def __init__(self, config: pytest.Config, cfg: RunConfig, thresholds: dict[str, ThresholdFile | None]):
         self.config, self.cfg, self.thresholds = config, cfg, thresholds
         self.records: list[dict[str, Any]] = []
+        self.comparisons: list = []
+        self.baseline_report = _read_baseline_report(cfg) if cfg.baseline_report is not None else None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
@@ -436,7 +471,24 @@ class ResultsCollector:
             for cid, claim in tf.claims.items() if (model, cid) not in used
         ]
 
+    def _baseline(self) -> tuple[str, list[dict[str, Any]]] | None:
+        if self.baseline_report is not None:
+            return self.baseline_report
+        if self.cfg.baseline_model is not None:
+            return self.cfg.baseline_model, self.records
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        baseline = self._baseline()
+        if baseline is not None:
+            from .gating import compare
+
+            name, records = baseline
+            self.comparisons = compare(self.records, records, baseline=name, margin=self.cfg.regression_margin,
+                                       confidence=self.cfg.confidence)
+            if any(c.regressed for c in self.comparisons):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.cfg.report_dir is None:
             return
         from .report import provenance, write_figures, write_results
@@ -446,7 +498,8 @@ class ResultsCollector:
                     "confidence": self.cfg.confidence, "thresholds_dir": str(self.cfg.thresholds_dir),
                     "unused_claims": self._unused()}
         prov = provenance(self.records, seed=self.cfg.seed, rootdir=Path(self.config.rootpath), settings=settings)
-        write_results(self.cfg.report_dir / "results.json", self.records, prov)
+        write_results(self.cfg.report_dir / "results.json", self.records, prov,
+                      comparisons=[c.to_dict() for c in self.comparisons])
         write_figures(self.cfg.report_dir, self.records)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -462,6 +515,12 @@ class ResultsCollector:
         if unused:
             tr.write_line(f"claims not evaluated in this run ({len(unused)}): " + ", ".join(unused[:8])
                           + (" ..." if len(unused) > 8 else ""))
+        if self.comparisons:
+            regressed = [c for c in self.comparisons if c.regressed]
+            tr.write_sep("=", f"regression gate: {len(regressed)} of {len(self.comparisons)} paired claims regressed",
+                         red=bool(regressed), green=not regressed)
+            for c in self.comparisons:
+                tr.write_line(("REGRESSED  " if c.regressed else "ok         ") + c.line())
         if self.cfg.report_dir is not None:
             tr.write_line(f"results: {self.cfg.report_dir / 'results.json'}")
 

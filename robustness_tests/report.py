@@ -67,8 +67,10 @@ def provenance(records: list[dict[str, Any]], *, seed: int, rootdir: Path, setti
     }
 
 
-def write_results(path: Path, records: list[dict[str, Any]], prov: dict[str, Any]) -> None:
-    doc = {"schema_version": SCHEMA_VERSION, "provenance": prov, "claims": records}
+def write_results(path: Path, records: list[dict[str, Any]], prov: dict[str, Any],
+                  comparisons: list[dict[str, Any]] | None = None) -> None:
+    doc = {"schema_version": SCHEMA_VERSION, "provenance": prov, "claims": records,
+           "comparisons": comparisons or []}
     doc["provenance"]["datasets"] = [json.loads(d) for d in prov.get("datasets", [])]
     with atomic_write(path, "w") as fh:
         json.dump(doc, fh, indent=2, sort_keys=False, default=str)

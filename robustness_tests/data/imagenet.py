@@ -7,6 +7,7 @@ fingerprint of what it holds, and how it was subset. Pixels are read elsewhere (
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import random
 import re
@@ -55,6 +56,10 @@ class Dataset:
 
     def fingerprint(self) -> str:
         """Digest of the relative paths, sizes and labels of the samples (not of the root)."""
+        return self._fingerprint
+
+    @functools.cached_property
+    def _fingerprint(self) -> str:
         return json_digest(
             [(s.path.relative_to(self.root).as_posix(), s.path.stat().st_size, s.label) for s in self.samples]
         )[:16]

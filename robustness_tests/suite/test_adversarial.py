@@ -35,22 +35,23 @@ def pgd_accuracy(measure, model, images, eps, steps, seed, confidence):
     clean = measure(model, images, benchmark="validation").arrays["correct"]
     entry = attacked(measure, model, images, eps, budget(eps), seed)
     correct = accuracy_by_steps(clean, entry.arrays["success_step"], [steps])[steps]
-    return metrics.accuracy(correct, confidence), entry.cached
+    return metrics.accuracy(correct, confidence), entry.cached, correct
 
 
 @pytest.mark.parametrize("eps", EPS_SWEEP)
 def test_pgd10_accuracy_across_eps(eps, robust_model, adversarial_images, measure, claims, rt_config):
-    acc, cached = pgd_accuracy(measure, robust_model, adversarial_images, eps, 10, rt_config.seed, claims.confidence)
-    claims.check("adversarial.accuracy", acc, dataset=adversarial_images, cached=cached, eps=eps, steps=10,
-                 protocol="paper")
+    acc, cached, correct = pgd_accuracy(measure, robust_model, adversarial_images, eps, 10, rt_config.seed,
+                                        claims.confidence)
+    claims.check("adversarial.accuracy", acc, dataset=adversarial_images, cached=cached, per_image=correct, eps=eps,
+                 steps=10, protocol="paper")
 
 
 @pytest.mark.parametrize("steps", [pytest.param(s, marks=pytest.mark.slow) if s > 50 else s for s in STEP_SWEEP])
 def test_pgd_accuracy_collapses_with_steps(steps, robust_model, adversarial_images, measure, claims, rt_config):
-    acc, cached = pgd_accuracy(measure, robust_model, adversarial_images, PAPER_EPS, steps, rt_config.seed,
-                               claims.confidence)
-    claims.check("adversarial.accuracy", acc, dataset=adversarial_images, cached=cached, eps=PAPER_EPS,
-                 steps=steps, protocol="paper")
+    acc, cached, correct = pgd_accuracy(measure, robust_model, adversarial_images, PAPER_EPS, steps, rt_config.seed,
+                                        claims.confidence)
+    claims.check("adversarial.accuracy", acc, dataset=adversarial_images, cached=cached, per_image=correct,
+                 eps=PAPER_EPS, steps=steps, protocol="paper")
 
 
 @pytest.mark.parametrize("eps", TRANSFER_EPS)
@@ -58,7 +59,8 @@ def test_transfer_attack_accuracy(eps, robust_model, surrogate_model, adversaria
                                   rt_config):
     entry = attacked(measure, robust_model, adversarial_images, eps, 10, rt_config.seed, crafted_on=surrogate_model)
     claims.check("adversarial.transfer_accuracy", metrics.accuracy(entry.arrays["correct"], claims.confidence),
-                 dataset=adversarial_images, cached=entry.cached, eps=eps, steps=10, surrogate=surrogate_model.name)
+                 dataset=adversarial_images, cached=entry.cached, per_image=entry.arrays["correct"], eps=eps, steps=10,
+                 surrogate=surrogate_model.name)
 
 
 # -- sanity checks that expose broken attacks and gradient masking --------------------------------
@@ -71,7 +73,8 @@ def _not_higher(later, earlier, what):
 
 
 def test_accuracy_does_not_rise_with_eps(robust_model, adversarial_images, measure, rt_config):
-    accs = [pgd_accuracy(measure, robust_model, adversarial_images, e, 10, rt_config.seed, 0.95)[0] for e in EPS_SWEEP]
+    accs = [pgd_accuracy(measure, robust_model, adversarial_images, e, 10, rt_config.seed, 0.95)[0]
+            for e in EPS_SWEEP]
     for (e0, a0), (e1, a1) in zip(zip(EPS_SWEEP, accs), zip(EPS_SWEEP[1:], accs[1:])):
         _not_higher(a1, a0, f"PGD-10 from eps {e0} to {e1}")
 
@@ -84,7 +87,7 @@ def test_accuracy_does_not_rise_with_steps(robust_model, adversarial_images, mea
 
 
 def test_pgd_beats_uniform_noise_of_the_same_eps(robust_model, adversarial_images, measure, rt_config):
-    pgd10, _ = pgd_accuracy(measure, robust_model, adversarial_images, PAPER_EPS, 10, rt_config.seed, 0.95)
+    pgd10 = pgd_accuracy(measure, robust_model, adversarial_images, PAPER_EPS, 10, rt_config.seed, 0.95)[0]
     noise = attacked(measure, robust_model, adversarial_images, PAPER_EPS, 0, rt_config.seed, protocol="noise")
     _not_higher(pgd10, metrics.accuracy(noise.arrays["correct"]), f"uniform noise vs PGD-10 at eps {PAPER_EPS}")
 
@@ -92,7 +95,7 @@ def test_pgd_beats_uniform_noise_of_the_same_eps(robust_model, adversarial_image
 def test_white_box_beats_transfer(robust_model, surrogate_model, adversarial_images, measure, rt_config):
     if surrogate_model.weights_id == robust_model.weights_id:
         pytest.skip("the surrogate is the model itself")
-    white, _ = pgd_accuracy(measure, robust_model, adversarial_images, PAPER_EPS, 10, rt_config.seed, 0.95)
+    white = pgd_accuracy(measure, robust_model, adversarial_images, PAPER_EPS, 10, rt_config.seed, 0.95)[0]
     black = attacked(measure, robust_model, adversarial_images, PAPER_EPS, 10, rt_config.seed,
                      crafted_on=surrogate_model)
     _not_higher(white, metrics.accuracy(black.arrays["correct"]), f"transfer vs white-box PGD-10 at eps {PAPER_EPS}")

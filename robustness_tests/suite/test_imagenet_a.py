@@ -26,4 +26,5 @@ def test_imagenet_a(metric, robust_model, imagenet_a, measure, claims, rt_config
     entry = measure(robust_model, imagenet_a, benchmark="imagenet_a", outcomes=imagenet_a_outcomes)
     estimates = dict(_estimates(entry.arrays["confidence"], entry.arrays["correct"], claims.confidence,
                                 rt_config.seed))
-    claims.check(metric, estimates[metric](), dataset=imagenet_a, cached=entry.cached)
+    per_image = entry.arrays["correct"] if metric == "imagenet_a.top1" else None
+    claims.check(metric, estimates[metric](), dataset=imagenet_a, cached=entry.cached, per_image=per_image)

@@ -14,4 +14,4 @@ pytestmark = pytest.mark.validation
 def test_top1_accuracy(robust_model, imagenet_val, measure, claims):
     entry = measure(robust_model, imagenet_val, benchmark="validation")
     top1 = metrics.accuracy(entry.arrays["correct"], confidence=claims.confidence)
-    claims.check("validation.top1", top1, dataset=imagenet_val, cached=entry.cached)
+    claims.check("validation.top1", top1, dataset=imagenet_val, cached=entry.cached, per_image=entry.arrays["correct"])

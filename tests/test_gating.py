@@ -1,0 +1,96 @@
+"""Regression gating: paired McNemar tests on per-image outcomes, end to end with a worse model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+import robustness_tests.evaluate  # noqa: F401  (torch & co. before pytester's in-process runs)
+from robustness_tests.gating import compare, pack_bits, unpack_bits
+from robustness_tests.metrics import mcnemar_worse
+
+from test_plugin import VALIDATION
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 1300])
+def test_bits_round_trip(n):
+    values = np.random.default_rng(n).uniform(size=n) < 0.3
+    packed = pack_bits(values)
+    assert json.loads(json.dumps(packed)) == packed
+    np.testing.assert_array_equal(unpack_bits(packed), values)
+
+
+def test_mcnemar_matches_the_binomial_test_on_discordant_pairs():
+    old = np.array([1, 1, 1, 1, 1, 1, 0, 0, 1, 1], bool)
+    new = np.array([0, 0, 0, 0, 0, 1, 1, 0, 1, 1], bool)
+    p, b, c = mcnemar_worse(new, old)
+    assert (b, c) == (5, 1)
+    assert p == pytest.approx(binomtest(5, 6, 0.5, alternative="greater").pvalue)
+    assert mcnemar_worse(old, old) == (1.0, 0, 0)
+    with pytest.raises(ValueError, match="same images"):
+        mcnemar_worse(old, old[:5])
+
+
+def _record(model, correct, metric="validation.top1", fingerprint="f"):
+    correct = np.asarray(correct, bool)
+    return {"model": model, "metric": metric, "value": 100 * correct.mean(), "context": {"dataset": "d"},
+            "dataset": {"fingerprint": fingerprint}, "per_image": pack_bits(correct)}
+
+
+def test_compare_flags_only_significant_regressions_beyond_the_margin():
+    rng = np.random.default_rng(0)
+    old = rng.uniform(size=400) < 0.8
+    much_worse = old & (rng.uniform(size=400) < 0.7)  # loses ~24 points
+    slightly = old.copy()
+    slightly[np.flatnonzero(old)[:2]] = False  # loses 2 images: not significant
+    records = [_record("base", old), _record("bad", much_worse), _record("fine", slightly),
+               _record("other_data", much_worse, fingerprint="g")]
+    result = {c.model: c for c in compare(records, records, baseline="base", margin=0.0, confidence=0.95)}
+    assert set(result) == {"bad", "fine"}  # different images are never paired
+    assert result["bad"].regressed and result["bad"].p_value < 1e-6 and result["bad"].change < -20
+    assert not result["fine"].regressed
+    lenient = compare(records, records, baseline="base", margin=50.0, confidence=0.95)
+    assert not any(c.regressed for c in lenient)  # worse, but by less than the margin
+
+
+WORSE = """
+import torch
+from robustness_tests import zoo
+
+def blurry():
+    model = zoo.load("efficientnet_lite0")
+    model.net = torch.nn.Sequential(torch.nn.AvgPool2d(15, stride=1, padding=7), model.net)
+    return model
+"""
+
+
+def test_gate_fails_a_worse_model_and_passes_the_baseline(pytester, data_dir, tmp_path):
+    pytester.makepyfile(user_models=WORSE)
+    pytester.syspathinsert()
+    common = [VALIDATION, "--subset=80", f"--data-dir={data_dir}", f"--cache-dir={tmp_path / 'c'}",
+              "-p", "no:cacheprovider"]
+    worse = pytester.runpytest(*common, "--model", "user_models:blurry", "--baseline-model", "efficientnet_lite0",
+                               f"--report-dir={tmp_path / 'r1'}")
+    assert worse.ret == pytest.ExitCode.TESTS_FAILED
+    worse.stdout.fnmatch_lines(["*regression gate: 1 of 1 paired claims regressed*",
+                                "REGRESSED  user_models:blurry vs efficientnet_lite0: validation.top1 *change -*"
+                                "McNemar p=*n=80*"])
+    comparisons = json.loads((tmp_path / "r1" / "results.json").read_text())["comparisons"]
+    assert len(comparisons) == 1 and comparisons[0]["regressed"]
+
+    # Against the stored report of the worse model, the embedded model is no regression.
+    better = pytester.runpytest(*common, "--model", "efficientnet_lite0", "--baseline-model", "user_models:blurry",
+                                f"--baseline-report={tmp_path / 'r1' / 'results.json'}")
+    assert better.ret == pytest.ExitCode.OK
+    better.stdout.fnmatch_lines(["*regression gate: 0 of 1 paired claims regressed*"])
+
+
+def test_baseline_report_errors(pytester, data_dir, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = pytester.runpytest(VALIDATION, f"--data-dir={data_dir}", f"--baseline-report={bad}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--baseline-report*bad.json: not a readable results.json*"])
