@@ -61,9 +61,8 @@ def provenance(records: list[dict[str, Any]], *, seed: int, rootdir: Path, setti
         "devices": sorted({r["device"] for r in records if r.get("device")}),
         "seed": seed,
         "settings": settings,
-        "datasets": sorted(
-            {json.dumps(r["dataset"], sort_keys=True) for r in records if r.get("dataset")}
-        ),
+        "datasets": [json.loads(d) for d in sorted(
+            {json.dumps(r["dataset"], sort_keys=True) for r in records if r.get("dataset")})],
     }
 
 
@@ -71,7 +70,6 @@ def write_results(path: Path, records: list[dict[str, Any]], prov: dict[str, Any
                   comparisons: list[dict[str, Any]] | None = None) -> None:
     doc = {"schema_version": SCHEMA_VERSION, "provenance": prov, "claims": records,
            "comparisons": comparisons or []}
-    doc["provenance"]["datasets"] = [json.loads(d) for d in prov.get("datasets", [])]
     with atomic_write(path, "w") as fh:
         json.dump(doc, fh, indent=2, sort_keys=False, default=str)
         fh.write("\n")
@@ -184,3 +182,65 @@ def image_grid(images, path: Path, row_labels: list[str], col_labels: list[str])
     plt.close(fig)
     tmp.replace(path)
     return path
+
+
+def _md_row(cells) -> str:
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
+def summary_markdown(records: list[dict[str, Any]], comparisons: list[dict[str, Any]] | None = None,
+                     prov: dict[str, Any] | None = None) -> str:
+    """The run as Markdown: verdict counts, one table per model (claims with value, interval, bound,
+    published value and difference), the regression gate, and provenance. Fit for a CI job summary."""
+    counts = verdict_counts(records)
+    icon = {"confirmed": "✅", "consistent": "➖", "violated": "❌", "measured": "📏"}
+    lines = ["# Robustness claims", "",
+             " · ".join(f"{icon[v]} {counts.get(v, 0)} {v}" for v in VERDICT_ORDER), ""]
+    for model in sorted({r["model"] for r in records}):
+        lines += [f"## {model}", "",
+                  _md_row(["benchmark", "claim", "metric", "where", "value", "interval", "bound", "published",
+                           "difference", "verdict"]),
+                  _md_row(["---"] * 10)]
+        rows = sorted((r for r in records if r["model"] == model),
+                      key=lambda r: (r["metric"], r.get("claim") or "", json_key(r.get("context"))))
+        for r in rows:
+            pct = round(100 * r.get("confidence", 0.95))
+            where = ", ".join(f"{k}={v}" for k, v in sorted((r.get("context") or {}).items()))
+            diff = r["value"] - r["published"] if r.get("published") is not None else None
+            lines.append(_md_row([
+                r["metric"].split(".")[0], r.get("claim") or "-", r["metric"], where or "-", _fmt(r["value"]),
+                f"{pct}% [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}], n={r['n']}",
+                f"{r['op']} {_fmt(r['bound'])}" if r.get("op") else "-", _fmt(r.get("published")),
+                f"{diff:+.3g}" if diff is not None else "-", f"{icon.get(r['verdict'], '')} {r['verdict']}"]))
+        lines.append("")
+    if comparisons:
+        regressed = [c for c in comparisons if c["regressed"]]
+        lines += [f"## Regression gate: {len(regressed)} of {len(comparisons)} paired claims regressed", "",
+                  _md_row(["model", "baseline", "metric", "where", "value", "baseline value", "change",
+                           "McNemar p", "n", "regressed"]), _md_row(["---"] * 10)]
+        for c in comparisons:
+            where = ", ".join(f"{k}={v}" for k, v in sorted(c["context"].items()))
+            lines.append(_md_row([c["model"], c["baseline"], c["metric"], where, _fmt(c["value"]),
+                                  _fmt(c["baseline_value"]), f"{c['change']:+.3g}", f"{c['p_value']:.3g}", c["n"],
+                                  "❌ yes" if c["regressed"] else "no"]))
+        lines.append("")
+    if prov:
+        pk = prov.get("packages", {})
+        lines += ["## Provenance", "",
+                  f"- created {prov.get('created')}, git commit `{prov.get('git_commit')}`, seed {prov.get('seed')}",
+                  f"- devices: {', '.join(prov.get('devices', [])) or '-'}",
+                  "- packages: " + ", ".join(f"{k} {v}" for k, v in pk.items() if v),
+                  "- datasets: " + "; ".join(f"{d.get('name')} (n={d.get('n')} of {d.get('full_size')})"
+                                            for d in prov.get("datasets", [])), ""]
+    if any(r["metric"].startswith("shape_bias") for r in records):
+        lines += ["Cue-conflict stimuli: Geirhos et al. 2019, CC BY 4.0.", ""]
+    return "\n".join(lines)
+
+
+def json_key(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def write_summary(path: Path, text: str) -> None:
+    with atomic_write(path, "w") as fh:
+        fh.write(text)

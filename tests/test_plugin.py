@@ -95,6 +95,14 @@ def test_validation_claim_end_to_end_and_second_run_reads_the_store(pytester, co
     assert prov["seed"] == 0 and prov["packages"]["torch"] and prov["devices"][0].startswith("cpu")
     assert prov["datasets"] == [record["dataset"]]
 
+    import jsonschema
+
+    schema = json.loads((SUITE.parent / "results.schema.json").read_text())
+    jsonschema.validate(doc, schema)  # the canonical format, versioned
+    broken = {**doc, "claims": [{**record, "verdict": "maybe"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
     again = pytester.runpytest(VALIDATION, "--subset=40", *common)
     again.assert_outcomes(passed=1)
     (cached,) = results(tmp_path)["claims"]
@@ -109,7 +117,9 @@ def test_xdist_two_workers_two_models(pytester, common, tmp_path):
     records = results(tmp_path)["claims"]
     assert sorted(r["model"] for r in records) == ["efficientnet_lite0", "efficientnet_lite1"]
     assert all(r["n"] == 20 for r in records)
-    assert list((tmp_path / "report").iterdir()) == [tmp_path / "report" / "results.json"]  # controller only
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["results.json", "summary.md"]  # controller
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "## efficientnet_lite0" in summary and "## efficientnet_lite1" in summary and "| validation |" in summary
     assert {r["worker"] for r in records} <= {"gw0", "gw1"}
 
 
