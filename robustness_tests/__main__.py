@@ -2,6 +2,7 @@
 
     models              the registered models: source, preprocessing, license, weights found?
     download NAME...    fetch pretrained weights into the timm / torchvision caches (needs internet)
+    report DIR          re-render DIR/summary.md, DIR/index.html and the figures from DIR/results.json
 
 Claims themselves run under pytest: `pytest -m validation --model NAME`.
 """
@@ -57,6 +58,21 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .report import render_report
+
+    directory = Path(args.directory)
+    if not (directory / "results.json").is_file():
+        print(f"error: {directory / 'results.json'} does not exist (write one with pytest --report-dir {directory})",
+              file=sys.stderr)
+        return 2
+    for path in render_report(directory):
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m robustness_tests", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     download = sub.add_parser("download", help="fetch pretrained weights into the caches (needs internet)")
     download.add_argument("names", nargs="+", metavar="NAME")
     download.set_defaults(run=_download)
+    report = sub.add_parser("report", help="re-render the reports of a results.json")
+    report.add_argument("directory", metavar="DIR")
+    report.set_defaults(run=_report)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

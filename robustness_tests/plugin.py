@@ -491,7 +491,7 @@ class ResultsCollector:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.cfg.report_dir is None:
             return
-        from .report import provenance, summary_markdown, write_figures, write_results, write_summary
+        from .report import provenance, render_report, write_results
 
         settings = {"models": list(self.cfg.models), "device": self.cfg.device, "precision": self.cfg.precision,
                     "batch_size": self.cfg.batch_size, "subset": self.cfg.subset, "ci": self.cfg.ci,
@@ -500,12 +500,10 @@ class ResultsCollector:
         prov = provenance(self.records, seed=self.cfg.seed, rootdir=Path(self.config.rootpath), settings=settings)
         comparisons = [c.to_dict() for c in self.comparisons]
         write_results(self.cfg.report_dir / "results.json", self.records, prov, comparisons=comparisons)
-        markdown = summary_markdown(self.records, comparisons, prov)
-        write_summary(self.cfg.report_dir / "summary.md", markdown)
+        render_report(self.cfg.report_dir)
         if os.environ.get("GITHUB_STEP_SUMMARY"):  # a CI job summary, where the CI offers one
             with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
-                fh.write(markdown + "\n")
-        write_figures(self.cfg.report_dir, self.records)
+                fh.write((self.cfg.report_dir / "summary.md").read_text() + "\n")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.records:

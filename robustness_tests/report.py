@@ -113,17 +113,17 @@ def write_figures(report_dir: Path, records: list[dict[str, Any]]) -> list[Path]
     shape = [r for r in records if r["metric"] == "shape_bias.shape_bias" and (r.get("details") or {}).get("per_category")]
     if shape:
         written.append(shape_bias_figure(shape, report_dir / "shape_bias.png"))
+    for along in ("steps", "eps"):
+        path = pgd_figure(records, report_dir / f"pgd_vs_{along}.png", along=along)
+        if path is not None:
+            written.append(path)
     return written
 
 
 def shape_bias_figure(records: list[dict[str, Any]], path: Path) -> Path:
     """Geirhos-style plot: per category, the fraction of shape decisions of each model (and rule),
     with each model's overall shape bias and the human reference band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     series = {}
     for r in records:  # one series per (model, rule); duplicates (several claims) carry the same numbers
         label = f"{r['model']} ({(r.get('context') or {}).get('rule', '?')} rule)"
@@ -147,22 +147,64 @@ def shape_bias_figure(records: list[dict[str, Any]], path: Path) -> Path:
     ax.set_title("Shape bias on cue-conflict stimuli, per shape category")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
     fig.text(0.01, 0.005, "Stimuli: Geirhos et al. 2019, CC BY 4.0", fontsize=6, color="#555")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path)
 
 
-def image_grid(images, path: Path, row_labels: list[str], col_labels: list[str]) -> Path:
-    """A labelled PNG grid of float images [R, C, 3, H, W] in [0, 1], written atomically."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, path: Path, dpi: int = 130) -> Path:
+    """Write a matplotlib figure as PNG, atomically, and close it."""
+    plt = _pyplot()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def pgd_figure(records: list[dict[str, Any]], path: Path, *, along: str) -> Path | None:
+    """PGD accuracy against steps (eps 0.06) or against eps (10 steps), per model, with intervals and
+    the published values: the paper's "holds at 10 steps, collapses with more" figure."""
+    fixed = {"steps": ("eps", 0.06), "eps": ("steps", 10)}[along]
+    rows = [r for r in records if r["metric"] == "adversarial.accuracy"
+            and (r.get("context") or {}).get(fixed[0]) == fixed[1] and along in (r.get("context") or {})]
+    if not rows:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for model in sorted({r["model"] for r in rows}):
+        points = {}
+        for r in rows:
+            if r["model"] == model:
+                points[r["context"][along]] = r  # duplicates (several claims) hold the same numbers
+        xs = sorted(points)
+        ys = [points[x]["value"] for x in xs]
+        err = [[y - points[x]["ci_low"] for x, y in zip(xs, ys)], [points[x]["ci_high"] - y for x, y in zip(xs, ys)]]
+        line = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=f"{model} (measured)")[0]
+        published = [(x, points[x]["published"]) for x in xs if points[x].get("published") is not None]
+        if published:
+            ax.plot(*zip(*published), ls=":", marker="s", mfc="none", color=line.get_color(),
+                    label=f"{model} (published)")
+    ax.set_xlabel("PGD steps (eps 0.06)" if along == "steps" else "eps (10 steps)")
+    ax.set_ylabel("accuracy under attack (%)")
+    ax.set_ylim(-2, 100)
+    ax.set_title("White-box PGD, the paper's protocol")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def image_grid(images, path: Path, row_labels: list[str], col_labels: list[str]) -> Path:
+    """A labelled PNG grid of float images [R, C, 3, H, W] in [0, 1], written atomically."""
+    plt = _pyplot()
     rows, cols = images.shape[:2]
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.7 * rows), squeeze=False)
     for r in range(rows):
@@ -175,13 +217,7 @@ def image_grid(images, path: Path, row_labels: list[str], col_labels: list[str])
                 ax.set_title(col_labels[c], fontsize=7)
             if c == 0:
                 ax.set_ylabel(row_labels[r], fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 def _md_row(cells) -> str:
@@ -244,3 +280,124 @@ def json_key(obj: Any) -> str:
 def write_summary(path: Path, text: str) -> None:
     with atomic_write(path, "w") as fh:
         fh.write(text)
+
+
+# --------------------------------------------------------------------------------------------------
+# The HTML report: one self-contained file (figures inlined), readable offline
+
+
+SECTIONS = (
+    ("summary", "Summary"),
+    ("claims", "Claims"),
+    ("gate", "Regression gate"),
+    ("imagenet-c", "ImageNet-C: corruption error"),
+    ("adversarial", "Adversarial: PGD against steps and eps"),
+    ("shape-bias", "Shape bias"),
+    ("imagenet-p", "ImageNet-P: flip probability"),
+    ("provenance", "Provenance"),
+)
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+h1{font-size:1.6rem}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;width:100%;font-size:12.5px}th,td{border-bottom:1px solid #eee;padding:3px 6px;
+text-align:left}th{cursor:pointer;background:#fafafa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.confirmed{color:#1a7f37}.violated{color:#cf222e;font-weight:600}.consistent{color:#9a6700}.measured{color:#555}
+.empty{color:#777;font-style:italic}img{max-width:100%}nav a{margin-right:1rem}pre{background:#f6f8fa;padding:1rem;
+overflow:auto;font-size:12px}
+"""
+
+# Click a column header to sort its table; no external resources.
+_JS = """
+document.querySelectorAll("table.sortable th").forEach(function (th, col) {
+  th.addEventListener("click", function () {
+    var body = th.closest("table").tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    var dir = th.dataset.dir === "asc" ? -1 : 1; th.dataset.dir = dir === 1 ? "asc" : "desc";
+    rows.sort(function (a, b) {
+      var x = a.cells[col].textContent, y = b.cells[col].textContent;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      return dir * (isNaN(nx) || isNaN(ny) ? x.localeCompare(y) : nx - ny);
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+document.body.setAttribute("data-rendered", String(document.querySelectorAll("section").length));
+"""
+
+
+def _esc(value: Any) -> str:
+    import html
+
+    return html.escape(str(value))
+
+
+def _img(path: Path | None, alt: str) -> str:
+    import base64
+
+    if path is None or not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def render_html(doc: dict[str, Any], figures: dict[str, Path]) -> str:
+    records, comparisons, prov = doc.get("claims", []), doc.get("comparisons", []), doc.get("provenance", {})
+    counts = verdict_counts(records)
+    body: dict[str, str] = {}
+    body["summary"] = "<p>" + " &middot; ".join(
+        f'<span class="{v}">{counts.get(v, 0)} {v}</span>' for v in VERDICT_ORDER) + "</p>" + (
+        f"<p>Models: {_esc(', '.join(sorted({r['model'] for r in records})))}</p>" if records else
+        '<p class="empty">No claim was evaluated in this run.</p>')
+    head = ["model", "claim", "metric", "where", "value", "interval", "n", "bound", "published", "difference",
+            "verdict"]
+    rows = []
+    for r in sorted(records, key=lambda r: (r["model"], r["metric"], r.get("claim") or "", json_key(r.get("context")))):
+        where = ", ".join(f"{k}={v}" for k, v in sorted((r.get("context") or {}).items()))
+        diff = r["value"] - r["published"] if r.get("published") is not None else None
+        cells = [r["model"], r.get("claim") or "-", r["metric"], where or "-", _fmt(r["value"]),
+                 f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]", r["n"],
+                 f"{r['op']} {_fmt(r['bound'])}" if r.get("op") else "-", _fmt(r.get("published")),
+                 f"{diff:+.3g}" if diff is not None else "-"]
+        tds = "".join(f'<td class="num">{_esc(c)}</td>' if i in (4, 6, 8, 9) else f"<td>{_esc(c)}</td>"
+                      for i, c in enumerate(cells))
+        rows.append(f'<tr>{tds}<td class="{_esc(r["verdict"])}">{_esc(r["verdict"])}</td></tr>')
+    body["claims"] = (f'<table class="sortable"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead>'
+                      f'<tbody>{"".join(rows)}</tbody></table>') if rows else '<p class="empty">No claims.</p>'
+    if comparisons:
+        gate_rows = "".join(
+            f'<tr><td>{_esc(c["model"])}</td><td>{_esc(c["baseline"])}</td><td>{_esc(c["metric"])}</td>'
+            f'<td class="num">{c["change"]:+.3g}</td><td class="num">{c["p_value"]:.3g}</td><td class="num">{c["n"]}</td>'
+            f'<td class="{"violated" if c["regressed"] else "confirmed"}">{"regressed" if c["regressed"] else "ok"}</td></tr>'
+            for c in comparisons)
+        body["gate"] = ('<table class="sortable"><thead><tr><th>model</th><th>baseline</th><th>metric</th>'
+                        '<th>change</th><th>McNemar p</th><th>n</th><th>result</th></tr></thead>'
+                        f"<tbody>{gate_rows}</tbody></table>")
+    else:
+        body["gate"] = '<p class="empty">No baseline in this run (--baseline-model / --baseline-report).</p>'
+    body["imagenet-c"] = _img(figures.get("imagenet_c"), "corruption error") or \
+        '<p class="empty">No ImageNet-C results in this run.</p>'
+    adversarial = _img(figures.get("pgd_vs_steps"), "PGD accuracy against steps") + \
+        _img(figures.get("pgd_vs_eps"), "PGD accuracy against eps")
+    body["adversarial"] = adversarial or '<p class="empty">No adversarial results in this run.</p>'
+    body["shape-bias"] = (_img(figures.get("shape_bias"), "shape bias per category") +
+                          "<p>Stimuli: Geirhos et al. 2019, CC BY 4.0.</p>") if figures.get("shape_bias") else \
+        '<p class="empty">No shape-bias results in this run.</p>'
+    body["imagenet-p"] = _img(figures.get("imagenet_p"), "flip probability") or \
+        '<p class="empty">No ImageNet-P results in this run.</p>'
+    body["provenance"] = f"<pre>{_esc(json.dumps(prov, indent=2, default=str))}</pre>"
+    nav = "".join(f'<a href="#{sid}">{_esc(title)}</a>' for sid, title in SECTIONS)
+    sections = "".join(f'<section id="{sid}"><h2>{_esc(title)}</h2>{body[sid]}</section>' for sid, title in SECTIONS)
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Robustness claims</title>'
+            f"<style>{_CSS}</style></head><body><h1>Robustness claims</h1><nav>{nav}</nav>{sections}"
+            f"<script>{_JS}</script></body></html>")
+
+
+def render_report(report_dir: Path) -> list[Path]:
+    """From `<report_dir>/results.json`: the figures, summary.md and a self-contained index.html."""
+    doc = json.loads((report_dir / "results.json").read_text())
+    figures = {p.stem: p for p in write_figures(report_dir, doc.get("claims", []))}
+    write_summary(report_dir / "summary.md", summary_markdown(doc["claims"], doc.get("comparisons"), doc["provenance"]))
+    with atomic_write(report_dir / "index.html", "w") as fh:
+        fh.write(render_html(doc, figures))
+    return [report_dir / "summary.md", report_dir / "index.html", *figures.values()]

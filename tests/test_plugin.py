@@ -117,7 +117,7 @@ def test_xdist_two_workers_two_models(pytester, common, tmp_path):
     records = results(tmp_path)["claims"]
     assert sorted(r["model"] for r in records) == ["efficientnet_lite0", "efficientnet_lite1"]
     assert all(r["n"] == 20 for r in records)
-    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["results.json", "summary.md"]  # controller
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["index.html", "results.json", "summary.md"]
     summary = (tmp_path / "report" / "summary.md").read_text()
     assert "## efficientnet_lite0" in summary and "## efficientnet_lite1" in summary and "| validation |" in summary
     assert {r["worker"] for r in records} <= {"gw0", "gw1"}
