@@ -75,6 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="regression gate: compare with the records of an earlier results.json")
     add("--regression-margin", dest="rt_regression_margin", type=float, default=0.0, metavar="X",
         help="a claim regresses only when significantly worse by more than X (metric units; default 0)")
+    add("--progress-interval", dest="rt_progress_interval", type=float, default=10.0, metavar="SECONDS",
+        help="report images/s and time left of long measurements this often; 0 turns it off (default: 10)")
     add("--cache-dir", dest="rt_cache_dir", default=None, metavar="DIR",
         help="decoded images and stored results (also $ROBUSTNESS_TESTS_CACHE; default ~/.cache/robustness_tests)")
 
@@ -350,12 +352,37 @@ def imagenet_a(rt_config: RunConfig):
         _fail(exc)
 
 
+class ProgressPrinter:
+    """Images/s and time left of a long measurement, as whole lines between pytest's own output.
+
+    Only in the process that owns the terminal: an xdist worker has none (its stderr would cut
+    through the controller's progress line), so under xdist measurements run silently.
+    """
+
+    def __init__(self, terminal: Any, label: str, interval: float):
+        self.terminal, self.label, self.interval, self.last = terminal, label, interval, 0.0
+
+    def __call__(self, done: int, total: int, seconds: float) -> None:
+        if done >= total or seconds - self.last < self.interval:
+            return
+        self.last = seconds
+        rate = done / seconds if seconds > 0 else float("inf")
+        left = (total - done) / rate if rate > 0 else float("inf")
+        self.terminal.write_line(f"    {self.label}: {done}/{total} images, {rate:.1f} images/s, ~{left:.0f} s left")
+
+
 @pytest.fixture
-def measure(result_store, run_settings, rt_device):
+def measure(request: pytest.FixtureRequest, result_store, run_settings, rt_device):
     """`measure(model, dataset, benchmark=..., ...)`: per-image outcomes from the store or measured now."""
     from . import evaluate
 
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    interval = request.config.getoption("rt_progress_interval")
+    show = terminal is not None and interval > 0 and not hasattr(request.config, "workerinput")
+
     def run(model, dataset, **kwargs):
+        if show and "progress" not in kwargs:
+            kwargs["progress"] = ProgressPrinter(terminal, f"{model.name} {kwargs.get('benchmark', '')}", interval)
         try:
             return evaluate.measure(result_store, model, dataset, run_settings, **kwargs)
         except RobustnessTestsError as exc:

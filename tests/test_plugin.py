@@ -255,3 +255,10 @@ def test_a_user_model_without_threshold_file_is_measured_and_recorded(pytester, 
     result.stdout.fnmatch_lines(["*no claim on validation.top1*user_models__build.toml; measured*n=300*"])
     (record,) = results(tmp_path)["claims"]
     assert record["verdict"] == "measured" and record["model"] == "user_models:build" and record["n"] == 300
+
+
+def test_long_measurements_report_progress_on_whole_lines(pytester, common):
+    result = pytester.runpytest(VALIDATION, "--subset=40", "--batch-size=8", "--progress-interval=0.000001", *common)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["    efficientnet_lite0 validation: 8/40 images, * images/s, ~* s left",
+                                 "    efficientnet_lite0 validation: 32/40 images, * images/s, ~* s left"])
