@@ -266,19 +266,23 @@ def robust_model(model_name: str, rt_config: RunConfig, rt_device: str):
         _fail(exc)
 
 
+def _local_root(candidates: list[Path], what: str, option: str, folders: str) -> Path:
+    """The first existing candidate folder, or a skip that names the option or variable to set."""
+    root = next((p for p in candidates if p.exists()), None)
+    if root is None:
+        looked = ", ".join(str(p) for p in candidates) or "nowhere"
+        pytest.skip(f"{what} not found (looked in: {looked}). Set {option} DIR, or --data-dir DIR / "
+                    f"ROBUSTNESS_TESTS_DATA to a mirror holding {folders}.")
+    return root
+
+
 @pytest.fixture(scope="session")
 def imagenet_val(rt_config: RunConfig):
     """ImageNet validation (subset per --subset / --ci), or a skip that says how to provide it."""
     from .data.imagenet import load_imagenet_val
 
-    candidates = rt_config.imagenet_val_candidates()
-    root = next((p for p in candidates if p.exists()), None)
-    if root is None:
-        looked = ", ".join(str(p) for p in candidates) or "nowhere"
-        pytest.skip(
-            f"ImageNet validation not found (looked in: {looked}). Set --imagenet-val DIR, or --data-dir DIR / "
-            "ROBUSTNESS_TESTS_DATA to a mirror holding imagenet-val/ or imagenet-val-1300/."
-        )
+    root = _local_root(rt_config.imagenet_val_candidates(), "ImageNet validation", "--imagenet-val",
+                       "imagenet-val/ or imagenet-val-1300/")
     try:
         dataset = load_imagenet_val(root)
         return dataset.take(rt_config.subset_for("validation"), seed=rt_config.seed)
@@ -338,12 +342,7 @@ def imagenet_a(rt_config: RunConfig):
     from .data.imagenet import load_class_folders
     from .imagenet_a import INDICES_IN_1K
 
-    candidates = rt_config.imagenet_a_candidates()
-    root = next((p for p in candidates if p.exists()), None)
-    if root is None:
-        looked = ", ".join(str(p) for p in candidates) or "nowhere"
-        pytest.skip(f"ImageNet-A not found (looked in: {looked}). Set --imagenet-a DIR, or --data-dir DIR / "
-                    "ROBUSTNESS_TESTS_DATA to a mirror holding imagenet-a/.")
+    root = _local_root(rt_config.imagenet_a_candidates(), "ImageNet-A", "--imagenet-a", "imagenet-a/")
     try:
         dataset = load_class_folders(root, name="imagenet-a", allowed={wnids()[i] for i in INDICES_IN_1K},
                                      full_size=7500, what="one of ImageNet-A's 200 classes")
