@@ -420,9 +420,9 @@ class ClaimChecker:
         if details:
             extra["details"] = details
         if per_image is not None:  # for paired regression tests against a baseline model
-            from .gating import pack_bits
+            from .gating import pack_arrays
 
-            extra["per_image"] = pack_bits(per_image)
+            extra["per_image"] = pack_arrays(per_image if isinstance(per_image, dict) else {"correct": per_image})
         if dataset is not None:
             extra["dataset"] = {"name": dataset.name, "n": len(dataset), "full_size": dataset.full_size,
                                 "subset": dataset.subset or None, "fingerprint": dataset.fingerprint()}

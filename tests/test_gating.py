@@ -9,18 +9,22 @@ import pytest
 from scipy.stats import binomtest
 
 import robustness_tests.evaluate  # noqa: F401  (torch & co. before pytester's in-process runs)
-from robustness_tests.gating import compare, pack_bits, unpack_bits
+from robustness_tests.gating import compare, pack_arrays, unpack_arrays
 from robustness_tests.metrics import mcnemar_worse
 
 from test_plugin import VALIDATION
 
 
 @pytest.mark.parametrize("n", [1, 7, 8, 9, 1300])
-def test_bits_round_trip(n):
-    values = np.random.default_rng(n).uniform(size=n) < 0.3
-    packed = pack_bits(values)
+def test_per_image_arrays_round_trip(n):
+    rng = np.random.default_rng(n)
+    arrays = {"correct": rng.uniform(size=n) < 0.3, "decision": rng.integers(0, 16, n), "big": rng.integers(0, 999, n)}
+    packed = pack_arrays(arrays)
     assert json.loads(json.dumps(packed)) == packed
-    np.testing.assert_array_equal(unpack_bits(packed), values)
+    for name, values in unpack_arrays(packed).items():
+        np.testing.assert_array_equal(values, arrays[name])
+    with pytest.raises(ValueError, match="one entry per image"):
+        pack_arrays({"a": np.zeros(n, bool), "b": np.zeros(n + 1, bool)})
 
 
 def test_mcnemar_matches_the_binomial_test_on_discordant_pairs():
@@ -37,7 +41,26 @@ def test_mcnemar_matches_the_binomial_test_on_discordant_pairs():
 def _record(model, correct, metric="validation.top1", fingerprint="f"):
     correct = np.asarray(correct, bool)
     return {"model": model, "metric": metric, "value": 100 * correct.mean(), "context": {"dataset": "d"},
-            "dataset": {"fingerprint": fingerprint}, "per_image": pack_bits(correct)}
+            "dataset": {"fingerprint": fingerprint}, "per_image": pack_arrays({"correct": correct})}
+
+
+def test_shape_bias_is_gated_with_a_paired_bootstrap():
+    from robustness_tests.metrics import shape_bias_value
+
+    rng = np.random.default_rng(1)
+    shape, texture = rng.integers(0, 8, 600), rng.integers(8, 16, 600)
+    old = np.where(rng.uniform(size=600) < 0.5, shape, texture)
+    new = np.where(rng.uniform(size=600) < 0.2, shape, texture)  # far more texture-biased
+
+    def record(model, decision):
+        return {"model": model, "metric": "shape_bias.shape_bias", "value": shape_bias_value(decision, shape, texture),
+                "context": {"rule": "max"}, "dataset": {"fingerprint": "f"},
+                "per_image": pack_arrays({"decision": decision, "shape": shape, "texture": texture})}
+
+    records = [record("base", old), record("new", new), record("same", old)]
+    result = {c.model: c for c in compare(records, records, baseline="base", margin=0.0, confidence=0.95)}
+    assert result["new"].regressed and result["new"].p_value < 0.01 and result["new"].change < -0.2
+    assert not result["same"].regressed and result["same"].p_value == 1.0
 
 
 def test_compare_flags_only_significant_regressions_beyond_the_margin():

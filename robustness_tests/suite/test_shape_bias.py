@@ -32,7 +32,7 @@ def test_shape_bias(rule, robust_model, cue_conflict, measure, claims, rt_config
                "attribution": ATTRIBUTION}
     estimate = metrics.shape_bias(decisions, shape, texture, claims.confidence, seed=rt_config.seed)
     claims.check("shape_bias.shape_bias", estimate, dataset=cue_conflict, cached=entry.cached, details=details,
-                 rule=rule)
+                 per_image={"decision": decisions, "shape": shape, "texture": texture}, rule=rule)
 
 
 @pytest.mark.parametrize("rule", RULES)
