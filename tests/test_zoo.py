@@ -176,3 +176,15 @@ def test_user_callable_errors(user_module):
         zoo.load(f"{user_module}:missing")
     with pytest.raises(UsageError, match="cannot import module"):
         zoo.load("no_such_module_xyz:build")
+
+
+def test_models_command_lists_specs_and_where_weights_are():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "robustness_tests", "models"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lite0 = next(line for line in proc.stdout.splitlines() if line.startswith("efficientnet_lite0"))
+    assert "resize256-crop224-bicubic" in lite0 and "Apache-2.0" in lite0 and "efficientnet-lite0-57934424.pth" in lite0
+    assert all(name in proc.stdout for name in zoo.names())
