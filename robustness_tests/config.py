@@ -13,7 +13,6 @@ from .errors import UsageError
 from .paths import DATA_ENV
 
 DEFAULT_MODEL = "efficientnet_lite0"
-BENCHMARKS = ("validation", "imagenet_c", "imagenet_p", "imagenet_a", "adversarial", "shape_bias")
 
 #: `--ci`: images per benchmark. Small enough for 2 CPU cores, large enough that a broken model
 #: or pipeline gives a violated verdict rather than a consistent one.

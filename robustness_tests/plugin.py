@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from .claims import ThresholdFile, load_thresholds, threshold_filename
-from .config import BENCHMARKS, DEFAULT_MODEL, RunConfig, parse_weights
+from .config import DEFAULT_MODEL, RunConfig, parse_weights
 from .errors import RobustnessTestsError, ThresholdError, UsageError
 
 MARKERS = {
@@ -464,7 +464,8 @@ def _read_baseline_report(cfg: RunConfig) -> tuple[str, list[dict[str, Any]]]:
         records = doc["claims"]
         names = sorted({r["model"] for r in records})
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise pytest.UsageError(f"--baseline-report {path}: not a readable results.json ({type(exc).__name__}: {exc})")
+        raise pytest.UsageError(
+            f"--baseline-report {path}: not a readable results.json ({type(exc).__name__}: {exc})") from None
     name = cfg.baseline_model or (names[0] if len(names) == 1 else None)
     if name is None or name not in names:
         raise pytest.UsageError(f"--baseline-report {path} holds models {names}: choose the baseline with "
@@ -552,6 +553,3 @@ class ResultsCollector:
                 tr.write_line(("REGRESSED  " if c.regressed else "ok         ") + c.line())
         if self.cfg.report_dir is not None:
             tr.write_line(f"results: {self.cfg.report_dir / 'results.json'}")
-
-
-__all__ = ["BENCHMARKS", "ClaimChecker", "MARKERS"]

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from robustness_tests.data.decode import DecodedCache
 from robustness_tests.errors import ModelError, UsageError
 from robustness_tests.evaluate import Settings, evaluate, measure
 from robustness_tests.robust_model import RobustModel

@@ -12,7 +12,6 @@ Every problem is named: missing files, unexpected files, and checksum mismatches
 from __future__ import annotations
 
 import hashlib
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
