@@ -11,14 +11,13 @@ paper. Runs alternate and the best of each is kept. The last line is
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 import torchattacks
+from common import base_parser, sync
 
 from robustness_tests import zoo
 from robustness_tests.attacks import standard_attack
@@ -28,19 +27,9 @@ from robustness_tests.data.imagenet import load_imagenet_val
 EPS, STEP, STEPS = 0.03, 2 / 255, 10
 
 
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=os.environ.get("ROBUSTNESS_TESTS_DATA", "../shared/data"))
-    parser.add_argument("--model", default="efficientnet_lite0")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser = base_parser(__doc__, batch_size=32)
     parser.add_argument("--per-image", type=int, default=4, help="images timed in the per-image loop")
-    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
     model = zoo.load(args.model, device=args.device)

@@ -12,14 +12,13 @@ the same machine state. The last line is `eval_overhead: <ours / bare>`, higher 
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import base_parser, sync
 
 from robustness_tests import zoo
 from robustness_tests.data.batches import iter_batches
@@ -32,18 +31,12 @@ def bare_forward(model, images: torch.Tensor, batch_size: int, device: str) -> N
         for start in range(0, len(images), batch_size):
             x = images[start : start + batch_size].to(device).float().div_(255)
             model(x)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    sync(device)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=os.environ.get("ROBUSTNESS_TESTS_DATA", "../shared/data"))
-    parser.add_argument("--model", default="efficientnet_lite0")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser = base_parser(__doc__, batch_size=64)
     parser.add_argument("--images", type=int, default=None, help="use a stratified subset (default: all 1300)")
-    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
     dataset = load_imagenet_val(Path(args.data_dir) / "imagenet-val-1300").take(args.images)
