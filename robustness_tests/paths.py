@@ -10,6 +10,7 @@ DATA_ENV = "ROBUSTNESS_TESTS_DATA"
 
 
 _override: Path | None = None
+_mirror: Path | None = None
 
 
 def set_cache_dir(path: str | os.PathLike | None) -> None:
@@ -32,3 +33,17 @@ def cache_dir() -> Path:
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "robustness_tests"
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def set_data_mirror(path: str | os.PathLike | None) -> None:
+    """Use `path` as the data mirror in this process (the plugin's --data-dir); None to unset."""
+    global _mirror
+    _mirror = Path(path).resolve() if path is not None else None
+
+
+def data_mirror() -> Path | None:
+    """--data-dir, else `$ROBUSTNESS_TESTS_DATA`, else None (fetch from the canonical sources)."""
+    if _mirror is not None:
+        return _mirror
+    env = os.environ.get(DATA_ENV)
+    return Path(env) if env else None

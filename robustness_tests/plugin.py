@@ -143,11 +143,18 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[config_key] = cfg
     config.stash[thresholds_key] = thresholds
+    from .paths import set_data_mirror
+
+    set_data_mirror(cfg.mirror())
     if workerinput is None:
         config.pluginmanager.register(ResultsCollector(config, cfg, thresholds), "robustness-results")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if config_key in config.stash:
+        from .paths import set_data_mirror
+
+        set_data_mirror(None)
     if config.getoption("rt_cache_dir"):
         from .paths import set_cache_dir
 

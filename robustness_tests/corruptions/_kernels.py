@@ -1,0 +1,213 @@
+"""Building blocks shared by the corruption families, each matching one routine of the reference stack.
+
+The reference generator (make_imagenet_c.py) works on one HWC image with scipy, scikit-image, OpenCV,
+PIL and ImageMagick. Each function here is the batched torch equivalent of one such routine on
+[N, C, H, W] tensors, with the same boundary handling; the name of the routine it replaces is in its
+docstring. Linear filters are applied as [n, n] operator matrices built once per size (a Gaussian with
+sigma 170 and truncate 3 has 1025 taps; as a matrix it costs the same as one with 9).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+
+# -- boundary modes ---------------------------------------------------------------------------------
+
+
+def extend(index: torch.Tensor, n: int, mode: str) -> torch.Tensor:
+    """Map any integer index into [0, n) as the named boundary mode does.
+
+    nearest   a a a | a b c d | d d d   (scipy 'nearest', OpenCV BORDER_REPLICATE, ImageMagick edge)
+    reflect   b a | a b c d | d c       (scipy / scikit-image 'reflect': the edge sample repeats)
+    mirror    c b | a b c d | c b       (scipy 'mirror', OpenCV BORDER_REFLECT_101, torch 'reflect')
+    """
+    if mode == "nearest":
+        return index.clamp(0, n - 1)
+    if n == 1:
+        return torch.zeros_like(index)
+    if mode == "reflect":
+        period = 2 * n
+        i = index.remainder(period)
+        return torch.where(i >= n, period - 1 - i, i)
+    if mode == "mirror":
+        period = 2 * n - 2
+        i = index.remainder(period)
+        return torch.where(i >= n, period - i, i)
+    raise ValueError(f"unknown boundary mode {mode!r}")
+
+
+# -- linear filters as matrices ---------------------------------------------------------------------
+
+
+def gaussian_taps(sigma: float, truncate: float) -> torch.Tensor:
+    """scipy.ndimage's Gaussian kernel: radius int(truncate * sigma + 0.5), normalised to sum 1."""
+    radius = int(truncate * float(sigma) + 0.5)
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    taps = torch.exp(-0.5 / (sigma * sigma) * x * x)
+    return taps / taps.sum()
+
+
+@lru_cache(maxsize=256)
+def _filter_matrix(n: int, taps: tuple[float, ...], mode: str) -> torch.Tensor:
+    radius = len(taps) // 2
+    out = torch.arange(n).unsqueeze(1)
+    offsets = torch.arange(-radius, radius + 1).unsqueeze(0)
+    source = extend(out + offsets, n, mode)  # [n, taps]
+    matrix = torch.zeros(n, n, dtype=torch.float64)
+    matrix.scatter_add_(1, source, torch.tensor(taps, dtype=torch.float64).expand(n, -1).contiguous())
+    return matrix
+
+
+def filter_matrix(n: int, taps: torch.Tensor, mode: str, like: torch.Tensor) -> torch.Tensor:
+    """[n, n] matrix M with (M @ v)[o] = sum_k taps[k] * v[extend(o + k - radius)] (a 1-D correlation)."""
+    key = tuple(float(t) for t in taps.tolist())
+    return _filter_matrix(n, key, mode).to(device=like.device, dtype=like.dtype)
+
+
+def separable(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Apply `rows` along H and `cols` along W of [..., H, W]."""
+    return torch.matmul(torch.matmul(rows, x), cols.transpose(0, 1))
+
+
+def gaussian_filter(x: torch.Tensor, sigma: float, *, mode: str = "nearest", truncate: float = 4.0) -> torch.Tensor:
+    """scipy.ndimage.gaussian_filter over the last two axes (what skimage.filters.gaussian does per channel)."""
+    taps = gaussian_taps(sigma, truncate)
+    h, w = x.shape[-2:]
+    return separable(x, filter_matrix(h, taps, mode, x), filter_matrix(w, taps, mode, x))
+
+
+def correlate2d_fft(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """cv2.filter2D(x, -1, kernel) with BORDER_REFLECT_101 for a square odd kernel, through the FFT."""
+    k = kernel.shape[-1]
+    r = k // 2
+    h, w = x.shape[-2:]
+    padded = torch.nn.functional.pad(x, (r, r, r, r), mode="reflect")
+    ph, pw = padded.shape[-2:]
+    # correlation = convolution with the flipped kernel; place it so that output (r, r) is aligned
+    spectrum = torch.fft.rfft2(padded, s=(ph, pw))
+    kspec = torch.fft.rfft2(kernel.flip(-1, -2).to(x.dtype), s=(ph, pw))
+    full = torch.fft.irfft2(spectrum * kspec, s=(ph, pw))
+    return full[..., 2 * r : 2 * r + h, 2 * r : 2 * r + w]
+
+
+# -- resampling -------------------------------------------------------------------------------------
+
+
+def numpy_arange(start: float, stop: float, step: float) -> list[float]:
+    """np.arange for floats: ceil((stop - start) / step) values start + i * step."""
+    count = math.ceil((stop - start) / step)
+    return [start + i * step for i in range(count)]
+
+
+def clipped_zoom_plan(n: int, zoom: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Indices and weights of make_imagenet_c.py's clipped_zoom along one axis of length n.
+
+    The reference crops the central ceil(n / zoom) samples, enlarges them with
+    scipy.ndimage.zoom(order=1) (output round(crop * zoom) samples, input coordinate
+    o * (crop - 1) / (out - 1)), then keeps the central n. Returns (lower index, upper index, weight of
+    the upper) for each of the n kept samples, indices into the uncropped axis.
+    """
+    crop = int(math.ceil(n / zoom))
+    top = (n - crop) // 2
+    out = int(round(crop * zoom))
+    trim = (out - n) // 2
+    o = torch.arange(trim, trim + n, dtype=torch.float64)
+    coordinate = o * ((crop - 1) / (out - 1)) if out > 1 else torch.zeros_like(o)
+    lower = torch.floor(coordinate)
+    weight = coordinate - lower
+    lower = lower.long().clamp(0, crop - 1)
+    upper = (lower + 1).clamp(max=crop - 1)
+    return lower + top, upper + top, weight
+
+
+def resample_axis(x: torch.Tensor, dim: int, plan) -> torch.Tensor:
+    lower, upper, weight = plan
+    lower, upper = lower.to(x.device), upper.to(x.device)
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    weight = weight.to(device=x.device, dtype=x.dtype).view(shape)
+    a = x.index_select(dim, lower)
+    b = x.index_select(dim, upper)
+    return a + (b - a) * weight
+
+
+def clipped_zoom(x: torch.Tensor, zoom: float) -> torch.Tensor:
+    """make_imagenet_c.py's clipped_zoom on [..., H, W] (the reference assumes a square image)."""
+    h, w = x.shape[-2:]
+    x = resample_axis(x, x.dim() - 2, clipped_zoom_plan(h, zoom))
+    return resample_axis(x, x.dim() - 1, clipped_zoom_plan(w, zoom))
+
+
+def bilinear_sample(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, mode: str) -> torch.Tensor:
+    """Sample [N, C, H, W] at real coordinates rows/cols [N, H', W'] with linear interpolation;
+    neighbours outside the image are mapped back with `mode` (see `extend`)."""
+    n, c, h, w = x.shape
+    r0 = torch.floor(rows)
+    c0 = torch.floor(cols)
+    fr = (rows - r0).to(x.dtype).unsqueeze(1)
+    fc = (cols - c0).to(x.dtype).unsqueeze(1)
+    r0, c0 = r0.long(), c0.long()
+    flat = x.reshape(n, c, h * w)
+
+    def at(ri, ci):
+        index = (extend(ri, h, mode) * w + extend(ci, w, mode)).reshape(n, 1, -1).expand(n, c, -1)
+        return flat.gather(2, index).reshape(n, c, *rows.shape[1:])
+
+    top = at(r0, c0) * (1 - fc) + at(r0, c0 + 1) * fc
+    bottom = at(r0 + 1, c0) * (1 - fc) + at(r0 + 1, c0 + 1) * fc
+    return top * (1 - fr) + bottom * fr
+
+
+# -- ImageMagick ------------------------------------------------------------------------------------
+
+
+def magick_motion_blur(x: torch.Tensor, radius: float, sigma: float, angles: torch.Tensor) -> torch.Tensor:
+    """ImageMagick 6's MotionBlurImage (what Wand's `motion_blur` calls) on [N, C, H, W] grey levels.
+
+    A one-sided Gaussian line kernel: width 2 * ceil(radius) + 1 taps, weight of tap i proportional to
+    exp(-i^2 / (2 sigma^2)), tap i reads the pixel at offset (ceil(i cos a - 0.5), ceil(i sin a - 0.5))
+    (x, y) from the output pixel, out-of-image reads repeat the edge. Returns unrounded sums.
+    """
+    n, c, h, w = x.shape
+    width = int(2 * math.ceil(radius) + 1)
+    i = torch.arange(width, dtype=torch.float64)
+    kernel = torch.exp(-(i * i) / (2.0 * sigma * sigma))
+    kernel = (kernel / kernel.sum()).to(x.dtype)
+    theta = torch.deg2rad(angles.to(torch.float64).cpu())
+    px, py = width * torch.sin(theta), width * torch.cos(theta)
+    norm = torch.hypot(px, py)
+    dx = torch.ceil(i.unsqueeze(0) * py.unsqueeze(1) / norm.unsqueeze(1) - 0.5).long().to(x.device)  # [N, width]
+    dy = torch.ceil(i.unsqueeze(0) * px.unsqueeze(1) / norm.unsqueeze(1) - 0.5).long().to(x.device)
+    ys = torch.arange(h, device=x.device)
+    xs = torch.arange(w, device=x.device)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    channels_last = x.permute(0, 2, 3, 1)  # gather whole pixels
+    out = torch.zeros_like(channels_last)
+    for t in range(width):
+        rows = (ys[None, :] + dy[:, t : t + 1]).clamp(0, h - 1)  # [N, H]
+        cols = (xs[None, :] + dx[:, t : t + 1]).clamp(0, w - 1)  # [N, W]
+        out += kernel[t] * channels_last[batch, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2)
+
+
+def magick_quantize(x: torch.Tensor) -> torch.Tensor:
+    """8-bit grey levels as ImageMagick (Q16) stores a sum, rounded to 16 bits, and then writes it as an
+    8-bit PNG, which truncates (checked pixel-exact against Wand on real images)."""
+    q = torch.floor(x.double() * 257.0 + 0.5).clamp(0, 65535)
+    return torch.floor(q / 257.0).to(x.dtype)
+
+
+# -- conversions ------------------------------------------------------------------------------------
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """`np.uint8(img)` as the generator does before saving: clip to [0, 255], truncate."""
+    return x.clamp(0, 255).to(torch.uint8)
+
+
+def rgb_to_grey(x: torch.Tensor) -> torch.Tensor:
+    """cv2.cvtColor(RGB2GRAY) on floats: 0.299 R + 0.587 G + 0.114 B, [N, 1, H, W]."""
+    return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]

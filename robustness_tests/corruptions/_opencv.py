@@ -1,0 +1,115 @@
+"""OpenCV routines that spatter's water mode chains, on uint8-valued [N, 1, H, W] tensors (values as
+floats): Canny, distanceTransform, equalizeHist, box blur and filter2D, with OpenCV's borders and
+rounding. Each follows the semantics documented for OpenCV 4 (cv::Canny with L1 gradients and
+3x3 Sobel, BORDER_REPLICATE; the 5x5 chamfer mask of DIST_L2 in 16-bit fixed point; ...)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _correlate3(x: torch.Tensor, kernel: list[list[float]], pad_mode: str) -> torch.Tensor:
+    k = torch.tensor(kernel, dtype=x.dtype, device=x.device)[None, None]
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode=pad_mode), k)
+
+
+def saturate_uint8(x: torch.Tensor) -> torch.Tensor:
+    """saturate_cast<uchar>: round half to even, clip to 0..255."""
+    return torch.round(x).clamp(0, 255)
+
+
+def canny(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """cv2.Canny(x, low, high): 255 on edges, 0 elsewhere."""
+    dx = _correlate3(x, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], "replicate")
+    dy = _correlate3(x, [[-1, -2, -1], [0, 0, 0], [1, 2, 1]], "replicate")
+    mag = dx.abs() + dy.abs()
+    m = F.pad(mag, (1, 1, 1, 1))  # outside the image the magnitude is 0
+    h, w = x.shape[-2:]
+
+    def at(dr: int, dc: int) -> torch.Tensor:
+        return m[..., 1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w]
+
+    shift = 1 << 15
+    ax, ay = dx.abs(), dy.abs() * shift
+    tg22x = ax * 13573  # tan(22.5 deg) in 15-bit fixed point
+    tg67x = tg22x + ax * (shift * 2)
+    horizontal = ay < tg22x
+    vertical = ~horizontal & (ay > tg67x)
+    diagonal = ~horizontal & ~vertical
+    same_sign = (dx * dy) >= 0  # (xs ^ ys) >= 0: s = +1
+    local_max = torch.where(
+        horizontal,
+        (mag > at(0, -1)) & (mag >= at(0, 1)),
+        torch.where(
+            vertical,
+            (mag > at(-1, 0)) & (mag >= at(1, 0)),
+            torch.where(same_sign, (mag > at(-1, -1)) & (mag > at(1, 1)), (mag > at(-1, 1)) & (mag > at(1, -1))),
+        ),
+    )
+    candidate = (mag > low) & local_max
+    del diagonal
+    strong = candidate & (mag > high)
+    weak = candidate & ~strong
+    while True:  # hysteresis: weak pixels 8-connected to a strong one become strong
+        grown = strong | (weak & (F.max_pool2d(strong.float(), 3, 1, 1) > 0))
+        if torch.equal(grown, strong):
+            break
+        strong = grown
+    return strong.to(x.dtype) * 255
+
+
+def distance_transform_l2_5(x: torch.Tensor, limit: float) -> torch.Tensor:
+    """cv2.distanceTransform(x, DIST_L2, 5): chamfer distance to the nearest zero pixel with the 5x5 mask
+    (1, 1.4, 2.1969) in 16-bit fixed point; exact up to `limit` (paths never leave the image)."""
+    a, b, c = round(1 * 65536), round(1.4 * 65536), round(2.1969 * 65536)
+    steps = [(0, 1, a), (1, 0, a), (1, 1, b), (1, 2, c), (2, 1, c)]
+    offsets = []
+    for dr, dc, cost in steps:
+        for sr in (1, -1):
+            for sc in (1, -1):
+                offsets.append((sr * dr, sc * dc, cost))
+    offsets = sorted(set(offsets))
+    big = float(2**40)
+    d = torch.where(x == 0, torch.zeros_like(x, dtype=torch.float64), torch.full_like(x, big, dtype=torch.float64))
+    h, w = x.shape[-2:]
+    for _ in range(int(limit) + 2):  # each step costs at least 1: distances up to `limit` settle
+        p = F.pad(d, (2, 2, 2, 2), value=big)
+        best = d
+        for dr, dc, cost in offsets:
+            best = torch.minimum(best, p[..., 2 + dr : 2 + dr + h, 2 + dc : 2 + dc + w] + cost)
+        if torch.equal(best, d):
+            break
+        d = best
+    return (d / 65536).to(torch.float32).to(x.dtype)
+
+
+def box_blur3(x: torch.Tensor) -> torch.Tensor:
+    """cv2.blur(x, (3, 3)) before its final cast (BORDER_REFLECT_101): the sum times 1/9 in double,
+    then float32, as OpenCV's box filter computes it."""
+    total = _correlate3(x.double(), [[1.0] * 3] * 3, "reflect")
+    return (total * (1.0 / 9)).float().to(x.dtype)
+
+
+def equalize_hist(x: torch.Tensor) -> torch.Tensor:
+    """cv2.equalizeHist per image of [N, 1, H, W] uint8 values."""
+    out = torch.empty_like(x)
+    for i, image in enumerate(x):
+        flat = image.flatten().long()
+        hist = torch.bincount(flat, minlength=256)
+        first = int(torch.nonzero(hist)[0])
+        total = flat.numel()
+        if int(hist[first]) == total:
+            out[i] = first
+            continue
+        scale = torch.tensor(255.0 / (total - int(hist[first])), dtype=torch.float32)
+        cumulative = torch.cumsum(hist, 0) - hist[first]
+        lut = saturate_uint8(cumulative.to(torch.float32) * scale)
+        lut[: first + 1] = 0
+        out[i] = lut[flat].reshape(image.shape).to(x.dtype)
+    return out
+
+
+def filter2d_uint8(x: torch.Tensor, kernel: list[list[float]]) -> torch.Tensor:
+    """cv2.filter2D(x, cv2.CV_8U, kernel) on uint8 values (BORDER_REFLECT_101, saturated)."""
+    return saturate_uint8(_correlate3(x, kernel, "reflect"))

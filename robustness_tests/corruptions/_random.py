@@ -1,0 +1,55 @@
+"""Per-image random streams, so that an image's corruption does not depend on its batch.
+
+Image `i` of a call draws from a `torch.Generator` seeded from (seed, corruption, severity, index), where
+index is the image's position in its dataset (`indices=`) or in the batch. The same image with the same
+seed gets the same pixels whatever the batch size; on CUDA the stream is CUDA's, so CPU and GPU pixels
+differ (both follow the same distributions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+
+
+def derive_seed(*parts: object) -> int:
+    """A 63-bit seed from any printable parts: stable across processes and Python versions."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class Streams:
+    """One generator per image; every draw returns a tensor stacked over the batch."""
+
+    def __init__(self, seeds: list[int], device: torch.device):
+        self.device = device
+        kind = "cuda" if device.type == "cuda" else "cpu"
+        self.generators = []
+        for seed in seeds:
+            g = torch.Generator(device=kind)
+            g.manual_seed(seed)
+            self.generators.append(g)
+
+    def __len__(self) -> int:
+        return len(self.generators)
+
+    def _draw(self, make) -> torch.Tensor:
+        kind = "cuda" if self.device.type == "cuda" else "cpu"
+        return torch.stack([make(g, kind) for g in self.generators]).to(self.device)
+
+    def uniform(self, shape: tuple[int, ...], low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+        return self._draw(lambda g, d: torch.rand(shape, generator=g, device=d) * (high - low) + low)
+
+    def normal(self, shape: tuple[int, ...], mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
+        return self._draw(lambda g, d: torch.randn(shape, generator=g, device=d) * std + mean)
+
+    def randint(self, low: int, high: int, shape: tuple[int, ...]) -> torch.Tensor:
+        """Integers in [low, high), like numpy's randint."""
+        return self._draw(lambda g, d: torch.randint(low, high, shape, generator=g, device=d))
+
+    def poisson(self, rates: torch.Tensor) -> torch.Tensor:
+        kind = "cuda" if self.device.type == "cuda" else "cpu"
+        return torch.stack([torch.poisson(r.to(kind), generator=g) for r, g in zip(rates, self.generators)]).to(
+            self.device
+        )

@@ -1,0 +1,205 @@
+"""Digital family: contrast, brightness, saturate, jpeg_compression, pixelate, elastic_transform."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+
+from ._kernels import bilinear_sample, gaussian_filter
+from ._random import Streams
+from ._registry import register
+
+CONTRAST = (0.4, 0.3, 0.2, 0.1, 0.05)
+BRIGHTNESS = (0.1, 0.2, 0.3, 0.4, 0.5)
+SATURATE = ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2))  # scale, shift of the saturation
+JPEG = (25, 18, 15, 10, 7)
+PIXELATE = (0.6, 0.5, 0.4, 0.3, 0.25)
+# Built on 244 in the generator ("244 should have been 224"): kept, it is what the released data used.
+ELASTIC = (
+    (244 * 2, 244 * 0.7, 244 * 0.1),
+    (244 * 2, 244 * 0.08, 244 * 0.2),
+    (244 * 0.05, 244 * 0.01, 244 * 0.02),
+    (244 * 0.07, 244 * 0.01, 244 * 0.02),
+    (244 * 0.12, 244 * 0.01, 244 * 0.02),
+)  # displacement scale, displacement smoothness (sigma), affine jitter
+
+
+@register("contrast", "digital", random=False)
+def contrast(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
+    c = CONTRAST[severity - 1]
+    x = x.double() / 255.0
+    means = x.mean(dim=(2, 3), keepdim=True)
+    return ((x - means) * c + means).clamp(0, 1) * 255
+
+
+def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+    """skimage.color.rgb2hsv on [N, 3, H, W] in [0, 1]; where two channels tie for the maximum the later
+    one (blue over green over red) sets the hue, as skimage's successive assignments do."""
+    r, g, b = x.unbind(1)
+    v = x.amax(dim=1)
+    delta = v - x.amin(dim=1)
+    safe = torch.where(delta == 0, torch.ones_like(delta), delta)
+    h = torch.zeros_like(v)
+    h = torch.where(r == v, (g - b) / safe, h)
+    h = torch.where(g == v, 2.0 + (b - r) / safe, h)
+    h = torch.where(b == v, 4.0 + (r - g) / safe, h)
+    h = torch.remainder(h / 6.0, 1.0)
+    h = torch.where(delta == 0, torch.zeros_like(h), h)
+    s = torch.where(delta == 0, torch.zeros_like(v), delta / torch.where(v == 0, torch.ones_like(v), v))
+    return torch.stack([h, s, v], dim=1)
+
+
+def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """skimage.color.hsv2rgb."""
+    h, s, v = x.unbind(1)
+    hi = torch.floor(h * 6)
+    f = h * 6 - hi
+    p = v * (1 - s)
+    q = v * (1 - f * s)
+    t = v * (1 - (1 - f) * s)
+    hi = torch.remainder(hi, 6).long()
+    table = torch.stack(
+        [torch.stack(c, dim=0) for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))]
+    )  # [6, 3, N, H, W]
+    out = table.gather(0, hi[None, None].expand(1, 3, *hi.shape))[0]
+    return out.permute(1, 0, 2, 3)
+
+
+@register("brightness", "digital", random=False)
+def brightness(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
+    hsv = rgb_to_hsv(x.double() / 255.0)
+    hsv[:, 2] = (hsv[:, 2] + BRIGHTNESS[severity - 1]).clamp(0, 1)
+    return hsv_to_rgb(hsv).clamp(0, 1) * 255
+
+
+@register("saturate", "digital", random=False)
+def saturate(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
+    scale, shift = SATURATE[severity - 1]
+    hsv = rgb_to_hsv(x.double() / 255.0)
+    hsv[:, 1] = (hsv[:, 1] * scale + shift).clamp(0, 1)
+    return hsv_to_rgb(hsv).clamp(0, 1) * 255
+
+
+def jpeg_round_trip(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """Encode with libjpeg at `quality` (4:2:0 chroma, as PIL's default) and decode; uint8 in and out.
+
+    Runs on the CPU (libjpeg through torchvision, the library PIL wraps too) and returns to x's device.
+    """
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    images = list(x.to("cpu", torch.uint8).contiguous().unbind(0))
+    encoded = encode_jpeg(images, quality=quality)
+    return torch.stack(decode_jpeg(encoded)).to(x.device)
+
+
+@register("jpeg_compression", "digital", random=False)
+def jpeg_compression(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
+    return jpeg_round_trip(x.round(), JPEG[severity - 1]).to(x.dtype)
+
+
+PRECISION_BITS = 22  # Pillow's fixed point for 8-bit resampling: 32 - 8 - 2
+
+
+@lru_cache(maxsize=32)
+def _box_matrix(size_in: int, size_out: int) -> torch.Tensor:
+    """Pillow's BOX resampling along one axis as an integer matrix [out, in] (precompute_coeffs followed
+    by normalize_coeffs_8bpc: coefficients in units of 2^-22)."""
+    scale = size_in / size_out
+    filterscale = max(scale, 1.0)
+    support = 0.5 * filterscale
+    matrix = torch.zeros(size_out, size_in, dtype=torch.float64)
+    for xx in range(size_out):
+        center = (xx + 0.5) * scale
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), size_in)
+        weights = []
+        for x in range(xmin, xmax):
+            u = (x - center + 0.5) / filterscale
+            weights.append(1.0 if -0.5 <= u < 0.5 else 0.0)
+        total = sum(weights)
+        for x, wgt in zip(range(xmin, xmax), weights):
+            k = wgt / total if total else 0.0
+            matrix[xx, x] = int(k * (1 << PRECISION_BITS) + (0.5 if k >= 0 else -0.5))
+    return matrix
+
+
+def pil_box_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """PIL `Image.resize((width, height), Image.BOX)` on grey levels [N, C, H, W]: the horizontal pass,
+    rounded to 8 bits, then the vertical pass, as Pillow does (integer-exact)."""
+
+    def one_pass(v: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+        acc = torch.matmul(v, matrix.to(v.device).transpose(0, 1)) + (1 << (PRECISION_BITS - 1))
+        return torch.floor(acc / (1 << PRECISION_BITS)).clamp(0, 255)
+
+    x = x.double()
+    if width != x.shape[-1]:
+        x = one_pass(x, _box_matrix(x.shape[-1], width))
+    if height != x.shape[-2]:
+        x = one_pass(x.transpose(-1, -2), _box_matrix(x.shape[-2], height)).transpose(-1, -2)
+    return x
+
+
+@register("pixelate", "digital", random=False, min_size=lambda s: math.ceil(1 / PIXELATE[s - 1]))
+def pixelate(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
+    c = PIXELATE[severity - 1]
+    h, w = x.shape[-2:]
+    # the reference writes int(224 * c) for both sides
+    small = pil_box_resize(x.round(), int(h * c), int(w * c))
+    return pil_box_resize(small, h, w).to(x.dtype)
+
+
+def affine_from_points(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """cv2.getAffineTransform: the [N, 2, 3] matrices mapping three points src -> dst, [N, 3, 2] (x, y)."""
+    n = src.shape[0]
+    a = torch.zeros(n, 6, 6, dtype=torch.float64)
+    b = dst.reshape(n, 6).double()
+    for i in range(3):
+        a[:, 2 * i, 0:2] = src[:, i].double()
+        a[:, 2 * i, 2] = 1
+        a[:, 2 * i + 1, 3:5] = src[:, i].double()
+        a[:, 2 * i + 1, 5] = 1
+    return torch.linalg.solve(a, b).reshape(n, 2, 3)
+
+
+def warp_affine(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """cv2.warpAffine(x, M, (W, H)) with INTER_LINEAR and BORDER_REFLECT_101: dst(p) = src(M^-1 p), the
+    source coordinates rounded to 1/32 pixel as OpenCV's interpolation tables are."""
+    n, _, h, w = x.shape
+    full = torch.cat([matrix, torch.tensor([[[0.0, 0.0, 1.0]]], dtype=torch.float64).expand(n, 1, 3)], dim=1)
+    inverse = torch.linalg.inv(full)[:, :2]  # [N, 2, 3]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    grid = torch.stack([xs, ys, torch.ones_like(xs)])  # [3, H, W]
+    source = torch.einsum("nij,jhw->nihw", inverse, grid)
+    source = torch.floor(source * 32 + 0.5) / 32
+    cols, rows = source[:, 0].to(x.device), source[:, 1].to(x.device)
+    return bilinear_sample(x, rows, cols, "mirror")
+
+
+@register("elastic_transform", "digital", random=True, min_size=8)
+def elastic_transform(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
+    alpha, sigma, jitter = ELASTIC[severity - 1]
+    n, _, h, w = x.shape
+    x = x / 255.0
+    # random affine: three points around the centre, each moved by up to `jitter` pixels
+    centre = torch.tensor([h // 2, w // 2], dtype=torch.float64)  # np.float32(shape_size) // 2: (rows, cols)
+    size = min(h, w) // 3
+    points = torch.stack(
+        [centre + size, torch.stack([centre[0] + size, centre[1] - size]), centre - size]
+    ).float()  # the reference's pts1, in (row, col) order that it passes to OpenCV as (x, y)
+    moved = points + rng.uniform((3, 2), -jitter, jitter).cpu().float()
+    x = warp_affine(x, affine_from_points(points.expand(n, 3, 2), moved))
+    # smooth random displacement fields, scipy 'reflect' borders, truncate 3
+    fields = rng.uniform((2, h, w), -1, 1).double()
+    fields = (gaussian_filter(fields, sigma, mode="reflect", truncate=3.0) * alpha).float()
+    dx, dy = fields[:, 0], fields[:, 1]
+    rows = torch.arange(h, device=x.device, dtype=torch.float32)[None, :, None] + dy
+    cols = torch.arange(w, device=x.device, dtype=torch.float32)[None, None, :] + dx
+    return map_coordinates_reflect(x, rows, cols).clamp(0, 1) * 255
+
+
+def map_coordinates_reflect(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """scipy.ndimage.map_coordinates(order=1, mode='reflect') at (rows, cols) [N, H, W], every channel."""
+    return bilinear_sample(x, rows.double(), cols.double(), "reflect")
+
