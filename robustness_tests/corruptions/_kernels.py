@@ -110,9 +110,9 @@ def clipped_zoom_plan(n: int, zoom: float) -> tuple[torch.Tensor, torch.Tensor, 
     o * (crop - 1) / (out - 1)), then keeps the central n. Returns (lower index, upper index, weight of
     the upper) for each of the n kept samples, indices into the uncropped axis.
     """
-    crop = int(math.ceil(n / zoom))
+    crop = math.ceil(n / zoom)
     top = (n - crop) // 2
-    out = int(round(crop * zoom))
+    out = round(crop * zoom)
     trim = (out - n) // 2
     o = torch.arange(trim, trim + n, dtype=torch.float64)
     coordinate = o * ((crop - 1) / (out - 1)) if out > 1 else torch.zeros_like(o)
@@ -171,7 +171,7 @@ def magick_motion_blur(x: torch.Tensor, radius: float, sigma: float, angles: tor
     exp(-i^2 / (2 sigma^2)), tap i reads the pixel at offset (ceil(i cos a - 0.5), ceil(i sin a - 0.5))
     (x, y) from the output pixel, out-of-image reads repeat the edge. Returns unrounded sums.
     """
-    n, c, h, w = x.shape
+    n, _c, h, w = x.shape
     width = int(2 * math.ceil(radius) + 1)
     i = torch.arange(width, dtype=torch.float64)
     kernel = torch.exp(-(i * i) / (2.0 * sigma * sigma))

@@ -62,7 +62,7 @@ def canny(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
 def distance_transform_l2_5(x: torch.Tensor, limit: float) -> torch.Tensor:
     """cv2.distanceTransform(x, DIST_L2, 5): chamfer distance to the nearest zero pixel with the 5x5 mask
     (1, 1.4, 2.1969) in 16-bit fixed point; exact up to `limit` (paths never leave the image)."""
-    a, b, c = round(1 * 65536), round(1.4 * 65536), round(2.1969 * 65536)
+    a, b, c = (1 * 65536), round(1.4 * 65536), round(2.1969 * 65536)
     steps = [(0, 1, a), (1, 0, a), (1, 1, b), (1, 2, c), (2, 1, c)]
     offsets = []
     for dr, dc, cost in steps:

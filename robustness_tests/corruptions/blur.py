@@ -33,7 +33,7 @@ GAUSSIAN = (1, 2, 3, 4, 6)
 def disk(radius: int, alias_blur: float) -> torch.Tensor:
     """The generator's `disk`: an aliased disk on a 17x17 grid (radius <= 8) or (2r+1)^2, normalised,
     then cv2.GaussianBlur with a 3x3 (5x5 for radius > 8) kernel, reflect-101 borders."""
-    half = 8 if radius <= 8 else radius
+    half = max(8, radius)
     ksize = 3 if radius <= 8 else 5
     grid = torch.arange(-half, half + 1, dtype=torch.float64)
     aliased = ((grid[None, :] ** 2 + grid[:, None] ** 2) <= radius**2).to(torch.float64)

@@ -9,7 +9,6 @@ import torch
 from ..errors import UsageError
 from ._kernels import (
     clipped_zoom,
-    correlate2d_fft,
     gaussian_filter,
     magick_motion_blur,
     magick_quantize,
@@ -39,7 +38,7 @@ SPATTER = (
 @register("snow", "weather", random=True, min_size=8)
 def snow(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     mean, std, zoom, threshold, radius, sigma, weight = SNOW[severity - 1]
-    n, _, h, w = x.shape
+    _n, _, h, w = x.shape
     x = x / 255.0
     layer = clipped_zoom(rng.normal((1, h, w), mean, std), zoom)
     layer = torch.where(layer < threshold, torch.zeros_like(layer), layer)
@@ -54,7 +53,7 @@ def frost(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     from ..data.frost import USED, frost_textures
 
     image_weight, frost_weight = FROST[severity - 1]
-    n, _, h, w = x.shape
+    _n, _, h, w = x.shape
     textures = frost_textures()
     smallest = min(t.shape[1] for t in textures), min(t.shape[2] for t in textures)
     if h >= smallest[0] or w >= smallest[1]:
@@ -107,7 +106,7 @@ def plasma_fractal(rng: Streams, mapsize: int, wibbledecay: float, device, dtype
 @register("fog", "weather", random=True)
 def fog(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     strength, decay = FOG[severity - 1]
-    n, _, h, w = x.shape
+    _n, _, h, w = x.shape
     mapsize = max(256, 1 << math.ceil(math.log2(max(h, w))))  # the reference: 256, cropped to 224
     fractal = plasma_fractal(rng, mapsize, decay, x.device, torch.float64)[:, None, :h, :w].to(x.dtype)
     x = x / 255.0
@@ -122,10 +121,16 @@ MUD = (63 / 255.0, 42 / 255.0, 20 / 255.0)
 
 @register("spatter", "weather", random=True, min_size=8)
 def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
-    from ._opencv import box_blur3, canny, distance_transform_l2_5, equalize_hist, filter2d_uint8
+    from ._opencv import (
+        box_blur3,
+        canny,
+        distance_transform_l2_5,
+        equalize_hist,
+        filter2d_uint8,
+    )
 
     mean, std, sigma, threshold, intensity, mud = SPATTER[severity - 1]
-    n, _, h, w = x.shape
+    _n, _, h, w = x.shape
     x = x / 255.0
     liquid = gaussian_filter(rng.normal((1, h, w), mean, std).double(), sigma)
     liquid = torch.where(liquid < threshold, torch.zeros_like(liquid), liquid)
