@@ -3,6 +3,7 @@
     models              the registered models: source, preprocessing, license, weights found?
     download NAME...    fetch pretrained weights into the timm / torchvision caches (needs internet)
     report DIR          re-render DIR/summary.md, DIR/index.html and the figures from DIR/results.json
+    make-imagenet-c     write generated ImageNet-C in the released layout (resumable)
 
 Claims themselves run under pytest: `pytest -m validation --model NAME`.
 """
@@ -73,6 +74,24 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _make_imagenet_c(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .corruptions import EXTRA, NAMES
+    from .make_imagenet_c import make_imagenet_c
+
+    from .paths import set_data_mirror
+
+    if args.data_dir:
+        set_data_mirror(args.data_dir)
+    corruptions = tuple(args.corruptions.split(",")) if args.corruptions else NAMES + EXTRA
+    severities = tuple(int(s) for s in args.severities.split(","))
+    counts = make_imagenet_c(Path(args.src), Path(args.dst), subset=args.subset, corruptions=corruptions,
+                             severities=severities, seed=args.seed, device=args.device, batch_size=args.batch_size)
+    print(f"wrote {counts['written']} images, {counts['skipped']} already there, under {args.dst}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m robustness_tests", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,6 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     report = sub.add_parser("report", help="re-render the reports of a results.json")
     report.add_argument("directory", metavar="DIR")
     report.set_defaults(run=_report)
+    make = sub.add_parser("make-imagenet-c", help="write generated ImageNet-C to disk in the released layout")
+    make.add_argument("--src", required=True, help="ImageNet validation (<src>/<wnid>/*.JPEG or flat + labels)")
+    make.add_argument("--dst", required=True)
+    make.add_argument("--subset", type=int, default=None, help="a stratified subset of the images")
+    make.add_argument("--corruptions", default=None, help="comma-separated names (default: all 19)")
+    make.add_argument("--severities", default="1,2,3,4,5")
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--device", default="cpu")
+    make.add_argument("--batch-size", type=int, default=32)
+    make.add_argument("--data-dir", default=None, help="data mirror holding frost/ (default: $ROBUSTNESS_TESTS_DATA, "
+                      "else fetch the textures with checksums)")
+    make.set_defaults(run=_make_imagenet_c)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -18,7 +18,7 @@ DEFAULT_MODEL = "efficientnet_lite0"
 #: or pipeline gives a violated verdict rather than a consistent one.
 CI_SUBSETS = {
     "validation": 300,
-    "imagenet_c": 100,
+    "imagenet_c": 60,
     "imagenet_p": 20,
     "imagenet_a": 200,
     "adversarial": 32,
@@ -46,6 +46,9 @@ class RunConfig:
     data_dir: Path | None = None
     imagenet_val: Path | None = None
     imagenet_a: Path | None = None
+    imagenet_c: Path | None = None
+    imagenet_c_baseline: str | None = None
+    imagenet_c_jpeg: bool = True
     surrogate: str = "resnext50_32x4d"
     feature_vis_steps: int | None = None
     baseline_model: str | None = None

@@ -57,6 +57,23 @@ METRICS: dict[str, Metric] = {
                "calib_err, bins of 100)", "%", 0.0, 100.0, False, params=("dataset",)),
         Metric("imagenet_a.aurra", "area under the response rate accuracy curve on ImageNet-A", "%", 0.0, 100.0,
                True, params=("dataset",)),
+        Metric("imagenet_c.error", "top-1 error under one ImageNet-C corruption at one severity", "%", 0.0, 100.0,
+               False, params=("corruption", "severity", "data", "dataset")),
+        Metric("imagenet_c.corruption_error", "CE x 100: top-1 error summed over the 5 severities / the "
+               "normaliser's (AlexNet's released-data constants, or a baseline measured on the same images)", "",
+               0.0, 1000.0, False, params=("corruption", "normalizer", "data", "dataset")),
+        Metric("imagenet_c.corruption_mean_error", "top-1 error under one corruption, mean over the 5 severities "
+               "(the paper's raw per-corruption error)", "%", 0.0, 100.0, False,
+               params=("corruption", "data", "dataset")),
+        Metric("imagenet_c.mce", "mean CE x 100 over the 15 ImageNet-C corruptions", "", 0.0, 1000.0, False,
+               params=("normalizer", "data", "dataset")),
+        Metric("imagenet_c.relative_mce", "mean relative CE x 100 over the 15 corruptions (clean error "
+               "subtracted from model and normaliser)", "", -1000.0, 1000.0, False,
+               params=("normalizer", "data", "dataset")),
+        Metric("imagenet_c.mean_error", "mean top-1 error over the 15 corruptions x 5 severities", "%", 0.0, 100.0,
+               False, params=("data", "dataset")),
+        Metric("imagenet_c.extra_mean_error", "mean top-1 error over the 4 held-out corruptions x 5 severities",
+               "%", 0.0, 100.0, False, params=("data", "dataset")),
     )
 }
 
@@ -326,3 +343,81 @@ def relative_mce(errors: dict[str, Any], clean_error: float, baseline: dict[str,
     """Relative mCE x 100 over the 15 corruptions."""
     return 100.0 * float(np.mean([relative_corruption_error(errors[c], clean_error, c, baseline,
                                                             baseline_clean_error) for c in IMAGENET_C_CORRUPTIONS]))
+
+
+# --------------------------------------------------------------------------------------------------
+# ImageNet-C estimates from per-image outcomes: `wrong[c]` is a bool array [n, 5] (images x severities)
+# for corruption c, all on the same n images. Intervals come from a bootstrap over images that keeps
+# every corruption, severity and the normaliser's outcomes of one image together.
+
+
+def error_estimate(wrong, confidence: float = 0.95) -> Estimate:
+    """Top-1 error in percent with its Clopper-Pearson interval."""
+    e = accuracy(~np.asarray(wrong, dtype=bool), confidence)
+    return Estimate(100.0 - e.value, 100.0 - e.ci_high, 100.0 - e.ci_low, e.n, confidence, e.method)
+
+
+def _stack(wrong: dict[str, Any], corruptions: Sequence[str]) -> np.ndarray:
+    """[n, len(corruptions)]: per image, the number of severities it is misclassified at."""
+    return np.stack([np.asarray(wrong[c], dtype=bool).sum(axis=1) for c in corruptions], axis=1).astype(np.float64)
+
+
+def imagenet_c_estimates(wrong: dict[str, Any], *, confidence: float = 0.95, clean_wrong=None,
+                         baseline_wrong: dict[str, Any] | None = None, baseline_clean_wrong=None,
+                         corruptions: Sequence[str] | None = None, n_resamples: int = 1000,
+                         seed: int = 0) -> dict[str, Estimate]:
+    """CE per corruption, mCE, relative mCE (when clean outcomes are given) and mean error, with intervals.
+
+    Normalised by AlexNet's constants, or by a baseline model's outcomes on the same images
+    (`baseline_wrong`, `baseline_clean_wrong`), paired image by image in the bootstrap.
+    """
+    names = tuple(corruptions or IMAGENET_C_CORRUPTIONS)
+    model = _stack(wrong, names)
+    arrays = [model]
+    if baseline_wrong is not None:
+        arrays.append(_stack(baseline_wrong, names))
+    fixed = np.array([5 * _severity_mean(ALEXNET_IMAGENET_C_ERRORS[c]) for c in names])  # summed over severities
+    have_clean = clean_wrong is not None and (baseline_wrong is None or baseline_clean_wrong is not None)
+    if have_clean:
+        arrays.append(np.asarray(clean_wrong, dtype=np.float64))
+        if baseline_wrong is not None:
+            arrays.append(np.asarray(baseline_clean_wrong, dtype=np.float64))
+
+    def parts(*a):
+        m = a[0].mean(axis=0)
+        norm = a[1].mean(axis=0) if baseline_wrong is not None else fixed
+        return m, norm
+
+    def ce(index):
+        def stat(*a):
+            m, norm = parts(*a)
+            return 100.0 * m[index] / norm[index]
+        return stat
+
+    def mce_stat(*a):
+        m, norm = parts(*a)
+        return 100.0 * float(np.mean(m / norm))
+
+    def relative_stat(*a):
+        m, norm = parts(*a)
+        k = 2 if baseline_wrong is not None else 1
+        clean = a[k].mean()
+        base_clean = a[k + 1].mean() if baseline_wrong is not None else ALEXNET_CLEAN_ERROR
+        return 100.0 * float(np.mean((m - 5 * clean) / (norm - 5 * base_clean)))
+
+    def mean_error(*a):
+        return 100.0 * float(a[0].mean()) / 5
+
+    def corruption_mean(index):
+        def stat(*a):
+            return 100.0 * float(a[0][:, index].mean()) / 5
+        return stat
+
+    kw = {"confidence": confidence, "n_resamples": n_resamples, "seed": seed}
+    out = {f"ce:{c}": bootstrap(ce(i), *arrays, **kw) for i, c in enumerate(names)}
+    out.update({f"error:{c}": bootstrap(corruption_mean(i), *arrays, **kw) for i, c in enumerate(names)})
+    out["mce"] = bootstrap(mce_stat, *arrays, **kw)
+    out["mean_error"] = bootstrap(mean_error, *arrays, **kw)
+    if have_clean:
+        out["relative_mce"] = bootstrap(relative_stat, *arrays, **kw)
+    return out

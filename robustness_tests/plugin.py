@@ -69,6 +69,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="steps of the feature visualisation (default: the paper's 500; 10 under --ci)")
     add("--imagenet-a", dest="rt_imagenet_a", default=None, metavar="DIR",
         help="ImageNet-A: <DIR>/<wnid>/*.jpg over its 200 classes (default: <data-dir>/imagenet-a)")
+    add("--imagenet-c", dest="rt_imagenet_c", default=None, metavar="DIR",
+        help="released ImageNet-C: <DIR>/<corruption>/<1..5>/<wnid>/*.JPEG (default: generate the corruptions on "
+             "the fly from ImageNet validation)")
+    add("--imagenet-c-baseline", dest="rt_imagenet_c_baseline", default=None, metavar="NAME",
+        help="normalise CE/mCE by this model measured on the same corrupted images instead of AlexNet's "
+             "released-data constants (e.g. alexnet)")
+    add("--imagenet-c-no-jpeg", dest="rt_imagenet_c_jpeg", action="store_false", default=True,
+        help="generated ImageNet-C: skip the JPEG quality-85 round trip of the released data (a deviation)")
     add("--baseline-model", dest="rt_baseline_model", default=None, metavar="NAME",
         help="regression gate: measure NAME in this run too and compare every other model with it")
     add("--baseline-report", dest="rt_baseline_report", default=None, metavar="PATH",
@@ -95,7 +103,8 @@ def _run_config(config: pytest.Config) -> RunConfig:
     from . import zoo  # torch-free at import
 
     weights = parse_weights(opt("rt_weights"))
-    for name in models + (opt("rt_surrogate"),) + tuple(weights):
+    extra = (opt("rt_imagenet_c_baseline"),) if opt("rt_imagenet_c_baseline") else ()
+    for name in models + (opt("rt_surrogate"),) + extra + tuple(weights):
         zoo.check_name(name)
     path = lambda value: Path(value) if value else None  # noqa: E731
     return RunConfig(
@@ -113,6 +122,9 @@ def _run_config(config: pytest.Config) -> RunConfig:
         data_dir=path(opt("rt_data_dir")),
         imagenet_val=path(opt("rt_imagenet_val")),
         imagenet_a=path(opt("rt_imagenet_a")),
+        imagenet_c=path(opt("rt_imagenet_c")),
+        imagenet_c_baseline=opt("rt_imagenet_c_baseline"),
+        imagenet_c_jpeg=opt("rt_imagenet_c_jpeg"),
         surrogate=opt("rt_surrogate"),
         feature_vis_steps=opt("rt_feature_vis_steps"),
         baseline_model=opt("rt_baseline_model"),
@@ -322,6 +334,36 @@ def surrogate_model(rt_config: RunConfig, rt_device: str):
         return zoo.load(rt_config.surrogate, device=rt_device, weights=rt_config.weights.get(rt_config.surrogate))
     except WeightsError as exc:
         pytest.skip(f"surrogate {rt_config.surrogate} unavailable (choose another with --surrogate): {exc}")
+    except RobustnessTestsError as exc:
+        _fail(exc)
+
+
+@pytest.fixture(scope="session")
+def imagenet_c(rt_config: RunConfig, request: pytest.FixtureRequest):
+    """ImageNet-C: the released JPEGs (--imagenet-c) or corruptions generated from ImageNet validation."""
+    from .imagenet_c import ImageNetC
+
+    try:
+        if rt_config.imagenet_c is not None:
+            return ImageNetC.released(rt_config.imagenet_c, subset=rt_config.subset_for("imagenet_c"),
+                                      seed=rt_config.seed)
+        clean = request.getfixturevalue("imagenet_val")
+        return ImageNetC.generated(clean.take(rt_config.subset_for("imagenet_c"), seed=rt_config.seed),
+                                   seed=rt_config.seed, jpeg_quality=85 if rt_config.imagenet_c_jpeg else None)
+    except RobustnessTestsError as exc:
+        _fail(exc)
+
+
+@pytest.fixture(scope="session")
+def imagenet_c_baseline(rt_config: RunConfig, rt_device: str):
+    """The model that normalises CE (--imagenet-c-baseline), or None for AlexNet's constants."""
+    from . import zoo
+
+    name = rt_config.imagenet_c_baseline
+    if name is None:
+        return None
+    try:
+        return zoo.load(name, device=rt_device, weights=rt_config.weights.get(name))
     except RobustnessTestsError as exc:
         _fail(exc)
 

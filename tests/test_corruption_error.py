@@ -44,3 +44,31 @@ def test_mce_names_missing_corruptions():
         metrics.mce({"gaussian_noise": 0.5})
     with pytest.raises(ValueError, match="no baseline errors for corruption 'rain'"):
         metrics.corruption_error(0.5, "rain")
+
+
+def test_estimates_from_per_image_outcomes_equal_the_formulas():
+    """imagenet_c_estimates (the suite's path, per-image outcomes + bootstrap) gives the values of
+    mce / relative_mce / corruption_error applied to the mean errors, AlexNet- or baseline-normalised."""
+    import numpy as np
+
+    from robustness_tests import metrics
+
+    rng = np.random.default_rng(0)
+    n = 300
+    wrong = {c: rng.random((n, 5)) < rng.uniform(0.2, 0.8, 5) for c in metrics.IMAGENET_C_CORRUPTIONS}
+    base = {c: rng.random((n, 5)) < rng.uniform(0.5, 0.9, 5) for c in metrics.IMAGENET_C_CORRUPTIONS}
+    clean, base_clean = rng.random(n) < 0.2, rng.random(n) < 0.45
+    errors = {c: w.mean(axis=0) for c, w in wrong.items()}
+    est = metrics.imagenet_c_estimates(wrong, clean_wrong=clean, n_resamples=200)
+    assert est["mce"].value == pytest.approx(metrics.mce(errors))
+    assert est["relative_mce"].value == pytest.approx(metrics.relative_mce(errors, clean.mean()))
+    assert est["ce:fog"].value == pytest.approx(100 * metrics.corruption_error(errors["fog"], "fog"))
+    assert est["mean_error"].value == pytest.approx(100 * np.mean([e.mean() for e in errors.values()]))
+    assert est["mce"].ci_low < est["mce"].value < est["mce"].ci_high
+    baseline = {c: list(w.mean(axis=0)) for c, w in base.items()}
+    paired = metrics.imagenet_c_estimates(wrong, clean_wrong=clean, baseline_wrong=base,
+                                          baseline_clean_wrong=base_clean, n_resamples=200)
+    assert paired["mce"].value == pytest.approx(metrics.mce(errors, baseline))
+    assert paired["relative_mce"].value == pytest.approx(
+        metrics.relative_mce(errors, clean.mean(), baseline, base_clean.mean()))
+    assert metrics.error_estimate(wrong["fog"][:, 0]).value == pytest.approx(100 * wrong["fog"][:, 0].mean())

@@ -97,9 +97,11 @@ def correlate2d_fft(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 
 def numpy_arange(start: float, stop: float, step: float) -> list[float]:
-    """np.arange for floats: ceil((stop - start) / step) values start + i * step."""
+    """np.arange for floats, to the last bit: ceil((stop - start) / step) values start + i * delta, where
+    numpy's delta is (start + step) - start."""
     count = math.ceil((stop - start) / step)
-    return [start + i * step for i in range(count)]
+    delta = (start + step) - start
+    return [start + i * delta for i in range(count)]
 
 
 def clipped_zoom_plan(n: int, zoom: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
