@@ -137,10 +137,21 @@ def resample_axis(x: torch.Tensor, dim: int, plan) -> torch.Tensor:
 
 
 def clipped_zoom(x: torch.Tensor, zoom: float) -> torch.Tensor:
-    """make_imagenet_c.py's clipped_zoom on [..., H, W] (the reference assumes a square image)."""
+    """make_imagenet_c.py's clipped_zoom on [..., H, W] (the reference assumes a square image).
+
+    scipy.ndimage.zoom(order=1) maps output o to input o * (crop - 1) / (out - 1): bilinear interpolation
+    with aligned corners, which F.interpolate computes in one vectorised pass (`clipped_zoom_plan` is the
+    same mapping spelled out, for one axis).
+    """
     h, w = x.shape[-2:]
-    x = resample_axis(x, x.dim() - 2, clipped_zoom_plan(h, zoom))
-    return resample_axis(x, x.dim() - 1, clipped_zoom_plan(w, zoom))
+    crops = [math.ceil(n / zoom) for n in (h, w)]
+    tops = [(n - c) // 2 for n, c in zip((h, w), crops)]
+    outs = [round(c * zoom) for c in crops]
+    trims = [(o - n) // 2 for o, n in zip(outs, (h, w))]
+    lead = x.shape[:-2]
+    crop = x[..., tops[0] : tops[0] + crops[0], tops[1] : tops[1] + crops[1]].reshape(-1, 1, *crops)
+    big = torch.nn.functional.interpolate(crop, size=outs, mode="bilinear", align_corners=True)
+    return big[..., trims[0] : trims[0] + h, trims[1] : trims[1] + w].reshape(*lead, h, w)
 
 
 def bilinear_sample(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, mode: str) -> torch.Tensor:

@@ -70,18 +70,18 @@ def distance_transform_l2_5(x: torch.Tensor, limit: float) -> torch.Tensor:
             for sc in (1, -1):
                 offsets.append((sr * dr, sc * dc, cost))
     offsets = sorted(set(offsets))
-    big = float(2**40)
-    d = torch.where(x == 0, torch.zeros_like(x, dtype=torch.float64), torch.full_like(x, big, dtype=torch.float64))
+    big = 1 << 30  # "far": int32 sums of a few steps stay exact and below 2^31
+    d = torch.where(x == 0, 0, big).to(torch.int32)
     h, w = x.shape[-2:]
     for _ in range(int(limit) + 2):  # each step costs at least 1: distances up to `limit` settle
         p = F.pad(d, (2, 2, 2, 2), value=big)
         best = d
         for dr, dc, cost in offsets:
-            best = torch.minimum(best, p[..., 2 + dr : 2 + dr + h, 2 + dc : 2 + dc + w] + cost)
+            best = torch.minimum(best, (p[..., 2 + dr : 2 + dr + h, 2 + dc : 2 + dc + w] + cost).clamp(max=big))
         if torch.equal(best, d):
             break
         d = best
-    return (d / 65536).to(torch.float32).to(x.dtype)
+    return (d.double() / 65536).to(torch.float32).to(x.dtype)
 
 
 def box_blur3(x: torch.Tensor) -> torch.Tensor:

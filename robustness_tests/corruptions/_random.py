@@ -34,19 +34,27 @@ class Streams:
     def __len__(self) -> int:
         return len(self.generators)
 
-    def _draw(self, make) -> torch.Tensor:
+    def _fill(self, shape: tuple[int, ...], fill) -> torch.Tensor:
+        """One [N, *shape] tensor; image i's slice filled in place from generator i (no stacking copy)."""
         kind = "cuda" if self.device.type == "cuda" else "cpu"
-        return torch.stack([make(g, kind) for g in self.generators]).to(self.device)
+        out = torch.empty((len(self.generators), *shape), device=kind)
+        for row, g in zip(out, self.generators):
+            fill(row, g)
+        return out.to(self.device)
 
     def uniform(self, shape: tuple[int, ...], low: float = 0.0, high: float = 1.0) -> torch.Tensor:
-        return self._draw(lambda g, d: torch.rand(shape, generator=g, device=d) * (high - low) + low)
+        return self._fill(shape, lambda row, g: row.uniform_(low, high, generator=g))
 
     def normal(self, shape: tuple[int, ...], mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
-        return self._draw(lambda g, d: torch.randn(shape, generator=g, device=d) * std + mean)
+        return self._fill(shape, lambda row, g: row.normal_(mean, std, generator=g))
 
     def randint(self, low: int, high: int, shape: tuple[int, ...]) -> torch.Tensor:
         """Integers in [low, high), like numpy's randint."""
-        return self._draw(lambda g, d: torch.randint(low, high, shape, generator=g, device=d))
+        kind = "cuda" if self.device.type == "cuda" else "cpu"
+        out = torch.empty((len(self.generators), *shape), dtype=torch.int64, device=kind)
+        for row, g in zip(out, self.generators):
+            row.random_(low, high, generator=g)
+        return out.to(self.device)
 
     def poisson(self, rates: torch.Tensor) -> torch.Tensor:
         kind = "cuda" if self.device.type == "cuda" else "cpu"

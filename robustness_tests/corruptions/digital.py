@@ -103,41 +103,42 @@ PRECISION_BITS = 22  # Pillow's fixed point for 8-bit resampling: 32 - 8 - 2
 
 
 @lru_cache(maxsize=32)
-def _box_matrix(size_in: int, size_out: int) -> torch.Tensor:
-    """Pillow's BOX resampling along one axis as an integer matrix [out, in] (precompute_coeffs followed
-    by normalize_coeffs_8bpc: coefficients in units of 2^-22)."""
+def _box_taps(size_in: int, size_out: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pillow's BOX resampling along one axis (precompute_coeffs, then normalize_coeffs_8bpc): for each
+    output sample, the input indices it reads and their integer weights in units of 2^-22, [out, K]."""
     scale = size_in / size_out
     filterscale = max(scale, 1.0)
     support = 0.5 * filterscale
-    matrix = torch.zeros(size_out, size_in, dtype=torch.float64)
+    rows = []
     for xx in range(size_out):
         center = (xx + 0.5) * scale
         xmin = max(int(center - support + 0.5), 0)
         xmax = min(int(center + support + 0.5), size_in)
-        weights = []
-        for x in range(xmin, xmax):
-            u = (x - center + 0.5) / filterscale
-            weights.append(1.0 if -0.5 <= u < 0.5 else 0.0)
+        weights = [1.0 if -0.5 <= (x - center + 0.5) / filterscale < 0.5 else 0.0 for x in range(xmin, xmax)]
         total = sum(weights)
-        for x, wgt in zip(range(xmin, xmax), weights):
-            k = wgt / total if total else 0.0
-            matrix[xx, x] = int(k * (1 << PRECISION_BITS) + (0.5 if k >= 0 else -0.5))
-    return matrix
+        rows.append([(x, int((w / total if total else 0.0) * (1 << PRECISION_BITS) + 0.5))
+                     for x, w in zip(range(xmin, xmax), weights)])
+    k = max(len(r) for r in rows)
+    index = torch.tensor([[x for x, _ in r] + [r[0][0]] * (k - len(r)) for r in rows])
+    weight = torch.tensor([[w for _, w in r] + [0] * (k - len(r)) for r in rows], dtype=torch.int64)
+    return index, weight
 
 
 def pil_box_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """PIL `Image.resize((width, height), Image.BOX)` on grey levels [N, C, H, W]: the horizontal pass,
-    rounded to 8 bits, then the vertical pass, as Pillow does (integer-exact)."""
+    rounded to 8 bits, then the vertical pass, as Pillow does; integer-exact."""
 
-    def one_pass(v: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-        acc = torch.matmul(v, matrix.to(v.device).transpose(0, 1)) + (1 << (PRECISION_BITS - 1))
-        return torch.floor(acc / (1 << PRECISION_BITS)).clamp(0, 255)
+    def one_pass(v: torch.Tensor, size_out: int) -> torch.Tensor:  # along the last axis
+        index, weight = _box_taps(v.shape[-1], size_out)
+        taps = v.index_select(-1, index.flatten().to(v.device)).view(*v.shape[:-1], size_out, index.shape[1])
+        acc = (taps * weight.to(v.device)).sum(-1) + (1 << (PRECISION_BITS - 1))
+        return (acc >> PRECISION_BITS).clamp(0, 255)
 
-    x = x.double()
+    x = x.round().long()
     if width != x.shape[-1]:
-        x = one_pass(x, _box_matrix(x.shape[-1], width))
+        x = one_pass(x, width)
     if height != x.shape[-2]:
-        x = one_pass(x.transpose(-1, -2), _box_matrix(x.shape[-2], height)).transpose(-1, -2)
+        x = one_pass(x.transpose(-1, -2), height).transpose(-1, -2)
     return x
 
 
@@ -146,7 +147,7 @@ def pixelate(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     c = PIXELATE[severity - 1]
     h, w = x.shape[-2:]
     # the reference writes int(224 * c) for both sides
-    small = pil_box_resize(x.round(), int(h * c), int(w * c))
+    small = pil_box_resize(x, int(h * c), int(w * c))
     return pil_box_resize(small, h, w).to(x.dtype)
 
 
@@ -173,7 +174,7 @@ def warp_affine(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     grid = torch.stack([xs, ys, torch.ones_like(xs)])  # [3, H, W]
     source = torch.einsum("nij,jhw->nihw", inverse, grid)
     source = torch.floor(source * 32 + 0.5) / 32
-    cols, rows = source[:, 0].to(x.device), source[:, 1].to(x.device)
+    cols, rows = source[:, 0].to(x.device, x.dtype), source[:, 1].to(x.device, x.dtype)
     return bilinear_sample(x, rows, cols, "mirror")
 
 
@@ -191,8 +192,7 @@ def elastic_transform(x: torch.Tensor, severity: int, rng: Streams) -> torch.Ten
     moved = points + rng.uniform((3, 2), -jitter, jitter).cpu().float()
     x = warp_affine(x, affine_from_points(points.expand(n, 3, 2), moved))
     # smooth random displacement fields, scipy 'reflect' borders, truncate 3
-    fields = rng.uniform((2, h, w), -1, 1).double()
-    fields = (gaussian_filter(fields, sigma, mode="reflect", truncate=3.0) * alpha).float()
+    fields = gaussian_filter(rng.uniform((2, h, w), -1, 1), sigma, mode="reflect", truncate=3.0) * alpha
     dx, dy = fields[:, 0], fields[:, 1]
     rows = torch.arange(h, device=x.device, dtype=torch.float32)[None, :, None] + dy
     cols = torch.arange(w, device=x.device, dtype=torch.float32)[None, None, :] + dx
@@ -201,5 +201,5 @@ def elastic_transform(x: torch.Tensor, severity: int, rng: Streams) -> torch.Ten
 
 def map_coordinates_reflect(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """scipy.ndimage.map_coordinates(order=1, mode='reflect') at (rows, cols) [N, H, W], every channel."""
-    return bilinear_sample(x, rows.double(), cols.double(), "reflect")
+    return bilinear_sample(x, rows, cols, "reflect")
 

@@ -79,11 +79,18 @@ def plasma_fractal(rng: Streams, mapsize: int, wibbledecay: float, device, dtype
     """
     n = len(rng)
     m = torch.zeros(n, mapsize, mapsize, device=device, dtype=dtype)
+    # every random number the construction needs, drawn at once per image, used in the reference's order
+    sizes = []
+    step = mapsize
+    while step >= 2:
+        sizes += [(mapsize // step) ** 2] * 3
+        step //= 2
+    draws = iter(torch.split(rng.uniform((sum(sizes),), -1.0, 1.0).to(dtype), sizes, dim=1))
     step = mapsize
     wibble = 100.0
 
     def wibbled_mean(total: torch.Tensor) -> torch.Tensor:
-        return total / 4 + wibble * rng.uniform(total.shape[1:], -wibble, wibble).to(dtype)
+        return total / 4 + wibble * wibble * next(draws).view(total.shape)
 
     while step >= 2:
         half = step // 2
