@@ -120,7 +120,8 @@ def _box_taps(size_in: int, size_out: int) -> tuple[torch.Tensor, torch.Tensor]:
                      for x, w in zip(range(xmin, xmax), weights)])
     k = max(len(r) for r in rows)
     index = torch.tensor([[x for x, _ in r] + [r[0][0]] * (k - len(r)) for r in rows])
-    weight = torch.tensor([[w for _, w in r] + [0] * (k - len(r)) for r in rows], dtype=torch.int64)
+    # int32 is exact: a sum is at most 255 * 2^22 + 2^21 < 2^31
+    weight = torch.tensor([[w for _, w in r] + [0] * (k - len(r)) for r in rows], dtype=torch.int32)
     return index, weight
 
 
@@ -128,17 +129,22 @@ def pil_box_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """PIL `Image.resize((width, height), Image.BOX)` on grey levels [N, C, H, W]: the horizontal pass,
     rounded to 8 bits, then the vertical pass, as Pillow does; integer-exact."""
 
-    def one_pass(v: torch.Tensor, size_out: int) -> torch.Tensor:  # along the last axis
-        index, weight = _box_taps(v.shape[-1], size_out)
-        taps = v.index_select(-1, index.flatten().to(v.device)).view(*v.shape[:-1], size_out, index.shape[1])
-        acc = (taps * weight.to(v.device)).sum(-1) + (1 << (PRECISION_BITS - 1))
-        return (acc >> PRECISION_BITS).clamp(0, 255)
+    def one_pass(v: torch.Tensor, size_out: int, dim: int) -> torch.Tensor:
+        index, weight = _box_taps(v.shape[dim], size_out)
+        index, weight = index.to(v.device), weight.to(v.device)
+        acc = torch.full_like(v.narrow(dim, 0, 1).expand(*v.shape[:dim], size_out, *v.shape[dim + 1:]),
+                              1 << (PRECISION_BITS - 1))
+        shape = [1] * v.dim()
+        shape[dim] = size_out
+        for k in range(index.shape[1]):  # a few taps: gather each and accumulate, all in int32
+            acc = acc + v.index_select(dim, index[:, k]) * weight[:, k].view(shape)
+        return (acc >> PRECISION_BITS).clamp_(0, 255)
 
-    x = x.round().long()
+    x = x.round().to(torch.int32)
     if width != x.shape[-1]:
-        x = one_pass(x, width)
+        x = one_pass(x, width, x.dim() - 1)
     if height != x.shape[-2]:
-        x = one_pass(x.transpose(-1, -2), height).transpose(-1, -2)
+        x = one_pass(x, height, x.dim() - 2)
     return x
 
 
