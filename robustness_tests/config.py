@@ -19,7 +19,7 @@ DEFAULT_MODEL = "efficientnet_lite0"
 CI_SUBSETS = {
     "validation": 300,
     "imagenet_c": 60,
-    "imagenet_p": 20,
+    "imagenet_p": 12,
     "imagenet_a": 200,
     "adversarial": 32,
     "shape_bias": 1200,
@@ -49,6 +49,9 @@ class RunConfig:
     imagenet_c: Path | None = None
     imagenet_c_baseline: str | None = None
     imagenet_c_jpeg: bool = True
+    imagenet_p: Path | None = None
+    imagenet_p_baseline: str | None = None
+    imagenet_p_difficulty: int = 1
     surrogate: str = "resnext50_32x4d"
     feature_vis_steps: int | None = None
     baseline_model: str | None = None

@@ -65,6 +65,22 @@ METRICS: dict[str, Metric] = {
         Metric("imagenet_c.corruption_mean_error", "top-1 error under one corruption, mean over the 5 severities "
                "(the paper's raw per-corruption error)", "%", 0.0, 100.0, False,
                params=("corruption", "data", "dataset")),
+        Metric("imagenet_p.flip_probability", "ImageNet-P flip probability: fraction of frame pairs whose top-1 "
+               "prediction differs (noise: each frame vs frame 0; others: consecutive frames at the difficulty's "
+               "stride), mean over sequences", "", 0.0, 1.0, False,
+               params=("perturbation", "difficulty", "data", "dataset")),
+        Metric("imagenet_p.top5_distance", "ImageNet-P top-5 distance (test.py's dist(mode='top5') on ordinal "
+               "ranks), same pairing, mean over sequences", "", 0.0, 25.0, False,
+               params=("perturbation", "difficulty", "data", "dataset")),
+        Metric("imagenet_p.mean_flip_probability", "flip probability averaged over the 10 ImageNet-P "
+               "perturbations", "", 0.0, 1.0, False, params=("difficulty", "data", "dataset")),
+        Metric("imagenet_p.mean_top5_distance", "top-5 distance averaged over the 10 perturbations", "", 0.0, 25.0,
+               False, params=("difficulty", "data", "dataset")),
+        Metric("imagenet_p.mfr", "mean flip rate x 100: FP per perturbation / a baseline model's on the same "
+               "sequences, averaged over the 10 (AlexNet's constants are not public in readable form)", "",
+               0.0, 10000.0, False, params=("normalizer", "difficulty", "data", "dataset")),
+        Metric("imagenet_p.mt5d", "mean top-5 distance x 100 relative to a baseline model on the same sequences", "",
+               0.0, 10000.0, False, params=("normalizer", "difficulty", "data", "dataset")),
         Metric("imagenet_c.mce", "mean CE x 100 over the 15 ImageNet-C corruptions", "", 0.0, 1000.0, False,
                params=("normalizer", "data", "dataset")),
         Metric("imagenet_c.relative_mce", "mean relative CE x 100 over the 15 corruptions (clean error "
@@ -421,3 +437,93 @@ def imagenet_c_estimates(wrong: dict[str, Any], *, confidence: float = 0.95, cle
     if have_clean:
         out["relative_mce"] = bootstrap(relative_stat, *arrays, **kw)
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# ImageNet-P (ImageNet-P/test.py): predictions per sequence [V, F]; noise sequences compare every frame
+# with frame 0, the others compare consecutive frames taken `difficulty` apart (each of the `difficulty`
+# interleaved sub-sequences on its own).
+
+
+def _pairs(frames: int, noise: bool, difficulty: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first, second) frame indices of every compared pair, in test.py's order."""
+    step = 1 if noise else difficulty
+    first, second = [], []
+    for start in range(step):
+        chain = list(range(start, frames, step))
+        for prev, cur in zip(chain, chain[1:]):
+            first.append(chain[0] if noise else prev)
+            second.append(cur)
+    if not first:
+        raise ValueError(f"a sequence of {frames} frame(s) has no frame pair at difficulty {difficulty}")
+    return np.asarray(first), np.asarray(second)
+
+
+def flip_rates(predictions, noise: bool, difficulty: int = 1) -> np.ndarray:
+    """Per sequence: the fraction of compared frame pairs whose top-1 predictions differ."""
+    predictions = np.asarray(predictions)
+    if predictions.ndim != 2:
+        raise ValueError(f"predictions must be [sequences, frames], got shape {predictions.shape}")
+    first, second = _pairs(predictions.shape[1], noise, difficulty)
+    return (predictions[:, first] != predictions[:, second]).mean(axis=1)
+
+
+def flip_probability(predictions, noise: bool, difficulty: int = 1) -> float:
+    """ImageNet-P's flip probability of top-1 predictions [sequences, frames]: mean over sequences."""
+    return float(flip_rates(predictions, noise, difficulty).mean())
+
+
+def ordinal_top5(logits) -> np.ndarray:
+    """The 5 best classes per frame, ties broken by class index: the first five of
+    rankdata(-logits, method='ordinal'). [..., 1000] -> [..., 5]."""
+    import torch
+
+    t = torch.as_tensor(np.asarray(logits))
+    return torch.sort(t, dim=-1, descending=True, stable=True).indices[..., :5].numpy()
+
+
+def _top5_from(ranks_or_logits) -> np.ndarray:
+    a = np.asarray(ranks_or_logits)
+    if np.issubdtype(a.dtype, np.integer):  # ordinal ranks, 1 = best
+        return np.argsort(a, axis=-1, kind="stable")[..., :5]
+    return ordinal_top5(a)
+
+
+def top5_distances(top5, noise: bool, difficulty: int = 1) -> np.ndarray:
+    """Per sequence: mean of test.py's dist(sigma, 'top5') over the compared pairs, from each frame's
+    five best classes [V, F, 5] (all the distance depends on).
+
+    For a pair (a, b): sigma_j = rank in b of a's j-th best class; dist = sum_j |j - min(sigma_j - 1, 5)|,
+    j = 0..4, and a class outside b's top five counts as rank 6.
+    """
+    top5 = np.asarray(top5)
+    first, second = _pairs(top5.shape[1], noise, difficulty)
+    a, b = top5[:, first], top5[:, second]  # [V, P, 5]
+    match = a[..., :, None] == b[..., None, :]  # [V, P, 5 (a's j), 5 (b's position)]
+    position = np.where(match.any(-1), match.argmax(-1), 5)
+    return np.abs(np.arange(5) - position).sum(-1).mean(-1)
+
+
+def top5_distance(ranks_or_logits, noise: bool, difficulty: int = 1) -> float:
+    """ImageNet-P's top-5 distance from logits (floats) or ordinal ranks (ints, 1 = best), [V, F, classes]."""
+    return float(top5_distances(_top5_from(ranks_or_logits), noise, difficulty).mean())
+
+
+def mean_over_sequences(per_sequence, confidence: float = 0.95, seed: int = 0) -> Estimate:
+    """The mean of a per-sequence statistic with a bootstrap interval over sequences."""
+    return bootstrap(lambda v: float(v.mean()), np.asarray(per_sequence, dtype=np.float64), confidence=confidence,
+                     seed=seed)
+
+
+def ratio_over_sequences(per_sequence: dict[str, np.ndarray], baseline: dict[str, np.ndarray],
+                         confidence: float = 0.95, seed: int = 0) -> Estimate:
+    """100 x mean over perturbations of (model mean / baseline mean), sequences paired in the bootstrap
+    (mFR and mT5D relative to a baseline measured on the same sequences)."""
+    names = sorted(per_sequence)
+    model = np.stack([per_sequence[k] for k in names], axis=1)
+    base = np.stack([baseline[k] for k in names], axis=1)
+
+    def stat(m, b):
+        return 100.0 * float(np.mean(m.mean(0) / np.maximum(b.mean(0), 1e-12)))
+
+    return bootstrap(stat, model, base, confidence=confidence, seed=seed, n_resamples=1000)

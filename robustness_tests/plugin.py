@@ -16,7 +16,7 @@ import pytest
 
 from .claims import ThresholdFile, load_thresholds, threshold_filename
 from .config import DEFAULT_MODEL, RunConfig, parse_weights
-from .errors import RobustnessTestsError, ThresholdError, UsageError
+from .errors import DataError, RobustnessTestsError, ThresholdError, UsageError
 
 MARKERS = {
     "validation": "top-1 accuracy on ImageNet validation",
@@ -75,6 +75,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--imagenet-c-baseline", dest="rt_imagenet_c_baseline", default=None, metavar="NAME",
         help="normalise CE/mCE by this model measured on the same corrupted images instead of AlexNet's "
              "released-data constants (e.g. alexnet)")
+    add("--imagenet-p", dest="rt_imagenet_p", default=None, metavar="DIR",
+        help="released ImageNet-P: <DIR>/<perturbation>/<wnid>/*.mp4 (default: generate the sequences from "
+             "ImageNet validation)")
+    add("--imagenet-p-baseline", dest="rt_imagenet_p_baseline", default=None, metavar="NAME",
+        help="report mFR / mT5D relative to this model measured on the same sequences")
+    add("--imagenet-p-difficulty", dest="rt_imagenet_p_difficulty", type=int, default=1, choices=(1, 2, 3),
+        help="noise level (noise perturbations) or frame stride (the others); the paper used 1")
     add("--imagenet-c-no-jpeg", dest="rt_imagenet_c_jpeg", action="store_false", default=True,
         help="generated ImageNet-C: skip the JPEG quality-85 round trip of the released data (a deviation)")
     add("--baseline-model", dest="rt_baseline_model", default=None, metavar="NAME",
@@ -103,7 +110,7 @@ def _run_config(config: pytest.Config) -> RunConfig:
     from . import zoo  # torch-free at import
 
     weights = parse_weights(opt("rt_weights"))
-    extra = (opt("rt_imagenet_c_baseline"),) if opt("rt_imagenet_c_baseline") else ()
+    extra = tuple(n for n in (opt("rt_imagenet_c_baseline"), opt("rt_imagenet_p_baseline")) if n)
     for name in models + (opt("rt_surrogate"),) + extra + tuple(weights):
         zoo.check_name(name)
     path = lambda value: Path(value) if value else None  # noqa: E731
@@ -125,6 +132,9 @@ def _run_config(config: pytest.Config) -> RunConfig:
         imagenet_c=path(opt("rt_imagenet_c")),
         imagenet_c_baseline=opt("rt_imagenet_c_baseline"),
         imagenet_c_jpeg=opt("rt_imagenet_c_jpeg"),
+        imagenet_p=path(opt("rt_imagenet_p")),
+        imagenet_p_baseline=opt("rt_imagenet_p_baseline"),
+        imagenet_p_difficulty=opt("rt_imagenet_p_difficulty"),
         surrogate=opt("rt_surrogate"),
         feature_vis_steps=opt("rt_feature_vis_steps"),
         baseline_model=opt("rt_baseline_model"),
@@ -366,6 +376,56 @@ def imagenet_c_baseline(rt_config: RunConfig, rt_device: str):
         return zoo.load(name, device=rt_device, weights=rt_config.weights.get(name))
     except RobustnessTestsError as exc:
         _fail(exc)
+
+
+@pytest.fixture(scope="session")
+def imagenet_p(rt_config: RunConfig, request: pytest.FixtureRequest):
+    """ImageNet-P: the released videos (--imagenet-p) or sequences generated from ImageNet validation."""
+    from .data.videos import load_videos  # noqa: F401  (fails early if the module is broken)
+    from .imagenet_p import ImageNetP
+
+    if rt_config.imagenet_p is not None:
+        if not rt_config.imagenet_p.is_dir():
+            _fail(DataError(f"--imagenet-p {rt_config.imagenet_p} is not a folder; expected "
+                            "<DIR>/<perturbation>/<wnid>/*.mp4"))
+        return ImageNetP("released", root=rt_config.imagenet_p, subset=rt_config.subset_for("imagenet_p"),
+                         seed=rt_config.seed)
+    clean = request.getfixturevalue("imagenet_val")
+    return ImageNetP("generated", clean=clean.take(rt_config.subset_for("imagenet_p"), seed=rt_config.seed),
+                     seed=rt_config.seed)
+
+
+@pytest.fixture(scope="session")
+def imagenet_p_baseline(rt_config: RunConfig, rt_device: str):
+    """The model mFR / mT5D are relative to (--imagenet-p-baseline), or None."""
+    from . import zoo
+
+    name = rt_config.imagenet_p_baseline
+    if name is None:
+        return None
+    try:
+        return zoo.load(name, device=rt_device, weights=rt_config.weights.get(name))
+    except RobustnessTestsError as exc:
+        _fail(exc)
+
+
+@pytest.fixture
+def measure_sequences(request: pytest.FixtureRequest, result_store, run_settings):
+    """`measure_sequences(model, source, perturbation, difficulty)`: per-frame outcomes, stored."""
+    from .imagenet_p import measure_sequences as measure
+
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    interval = request.config.getoption("rt_progress_interval")
+    show = terminal is not None and interval > 0 and not hasattr(request.config, "workerinput")
+
+    def run(model, source, perturbation, difficulty):
+        progress = ProgressPrinter(terminal, f"{model.name} imagenet_p {perturbation}", interval) if show else None
+        try:
+            return measure(result_store, model, source, perturbation, difficulty, run_settings, progress=progress)
+        except RobustnessTestsError as exc:
+            _fail(exc)
+
+    return run
 
 
 @pytest.fixture(scope="session")
