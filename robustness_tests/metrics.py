@@ -445,6 +445,12 @@ def imagenet_c_estimates(wrong: dict[str, Any], *, confidence: float = 0.95, cle
 # interleaved sub-sequences on its own).
 
 
+IMAGENET_P_PERTURBATIONS = ("gaussian_noise", "shot_noise", "motion_blur", "zoom_blur", "snow", "brightness",
+                            "translate", "rotate", "tilt", "scale")
+IMAGENET_P_HELD_OUT = ("speckle_noise", "gaussian_blur", "spatter", "shear")
+IMAGENET_P_NOISE = ("gaussian_noise", "shot_noise", "speckle_noise")  # compared with frame 0
+
+
 def _pairs(frames: int, noise: bool, difficulty: int) -> tuple[np.ndarray, np.ndarray]:
     """(first, second) frame indices of every compared pair, in test.py's order."""
     step = 1 if noise else difficulty

@@ -24,12 +24,12 @@ from .corruptions._kernels import clipped_zoom, gaussian_filter, magick_motion_b
 from .corruptions._random import Streams, derive_seed
 from .corruptions.digital import hsv_to_rgb, rgb_to_hsv
 from .errors import UsageError
+from .metrics import IMAGENET_P_HELD_OUT, IMAGENET_P_NOISE, IMAGENET_P_PERTURBATIONS
 from .zoo import Preprocessing
 
-PERTURBATIONS = ("gaussian_noise", "shot_noise", "motion_blur", "zoom_blur", "snow", "brightness", "translate",
-                 "rotate", "tilt", "scale")
-HELD_OUT = ("speckle_noise", "gaussian_blur", "spatter", "shear")
-NOISE = ("gaussian_noise", "shot_noise", "speckle_noise")  # compared with frame 0; difficulty = noise level
+PERTURBATIONS = IMAGENET_P_PERTURBATIONS
+HELD_OUT = IMAGENET_P_HELD_OUT
+NOISE = IMAGENET_P_NOISE  # compared with frame 0; difficulty = noise level
 DIFFICULTIES = (1, 2, 3)
 INPUT = Preprocessing(resize=256, crop=256)  # Resize(256), then the central square (see deviation 1)
 CROP = 224

@@ -117,7 +117,70 @@ def write_figures(report_dir: Path, records: list[dict[str, Any]]) -> list[Path]
         path = pgd_figure(records, report_dir / f"pgd_vs_{along}.png", along=along)
         if path is not None:
             written.append(path)
+    for make in (imagenet_c_figure, imagenet_p_figure):
+        path = make(records, report_dir)
+        if path is not None:
+            written.append(path)
     return written
+
+
+def _per_key_figure(rows: list[dict[str, Any]], key: str, order: tuple[str, ...], path: Path, *, ylabel: str,
+                    title: str, reference: dict[str, float] | None = None, reference_label: str = "",
+                    note: str | None = None) -> Path:
+    """One point per (model, key) with its interval, the published values as open squares, and an
+    optional reference series (AlexNet): the shared shape of the ImageNet-C and -P figures."""
+    plt = _pyplot()
+    keys = [k for k in order if any((r.get("context") or {}).get(key) == k for r in rows)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * len(keys) + 2), 3.8))
+    models = sorted({r["model"] for r in rows})
+    width = 0.7 / max(len(models), 1)
+    for m, model in enumerate(models):
+        points = {r["context"][key]: r for r in rows if r["model"] == model}  # duplicates hold the same numbers
+        xs = [i + (m - (len(models) - 1) / 2) * width for i, k in enumerate(keys) if k in points]
+        sel = [points[k] for k in keys if k in points]
+        ys = [r["value"] for r in sel]
+        err = [[y - r["ci_low"] for y, r in zip(ys, sel)], [r["ci_high"] - y for y, r in zip(ys, sel)]]
+        line = ax.errorbar(xs, ys, yerr=err, fmt="o", capsize=2, ms=4, label=f"{model} (measured)")[0]
+        pub = [(x, r["published"]) for x, r in zip(xs, sel) if r.get("published") is not None]
+        if pub:
+            ax.plot(*zip(*pub), "s", mfc="none", color=line.get_color(), label=f"{model} (published)")
+    if reference:
+        ax.plot(range(len(keys)), [reference.get(k) for k in keys], "_", ms=14, mew=2, color="#555",
+                label=reference_label)
+    ax.set_xticks(range(len(keys)), [k.replace("_", " ") for k in keys], rotation=45, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, frameon=False)
+    if note:
+        fig.text(0.01, 0.005, note, fontsize=6, color="#a33")
+    return _save(fig, path)
+
+
+def imagenet_c_figure(records: list[dict[str, Any]], report_dir: Path) -> Path | None:
+    """Top-1 error per corruption (mean over severities) per model, against the paper and AlexNet."""
+    from .metrics import ALEXNET_IMAGENET_C_ERRORS, IMAGENET_C_CORRUPTIONS, IMAGENET_C_EXTRA
+
+    rows = [r for r in records if r["metric"] == "imagenet_c.corruption_mean_error"]
+    if not rows:
+        return None
+    alexnet = {c: 100 * sum(v) / len(v) for c, v in ALEXNET_IMAGENET_C_ERRORS.items()}
+    deviations = {(r.get("details") or {}).get("deviation") for r in rows} - {None}
+    note = "mCE normalisation: " + next(iter(deviations)) if deviations else None
+    return _per_key_figure(rows, "corruption", IMAGENET_C_CORRUPTIONS + IMAGENET_C_EXTRA, report_dir / "imagenet_c.png",
+                           ylabel="top-1 error (%), mean over severities", title="ImageNet-C: error per corruption",
+                           reference=alexnet, reference_label="AlexNet (released data)", note=note)
+
+
+def imagenet_p_figure(records: list[dict[str, Any]], report_dir: Path) -> Path | None:
+    """Flip probability per perturbation per model, against the paper."""
+    from .metrics import IMAGENET_P_HELD_OUT as HELD_OUT
+    from .metrics import IMAGENET_P_PERTURBATIONS as PERTURBATIONS
+
+    rows = [r for r in records if r["metric"] == "imagenet_p.flip_probability"]
+    if not rows:
+        return None
+    return _per_key_figure(rows, "perturbation", PERTURBATIONS + HELD_OUT, report_dir / "imagenet_p.png",
+                           ylabel="flip probability", title="ImageNet-P: flip probability per perturbation")
 
 
 def shape_bias_figure(records: list[dict[str, Any]], path: Path) -> Path:

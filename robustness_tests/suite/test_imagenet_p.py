@@ -13,10 +13,9 @@ from robustness_tests import metrics
 
 pytestmark = pytest.mark.imagenet_p
 
-PERTURBATIONS = ("gaussian_noise", "shot_noise", "motion_blur", "zoom_blur", "snow", "brightness", "translate",
-                 "rotate", "tilt", "scale")
-HELD_OUT = ("speckle_noise", "gaussian_blur", "spatter", "shear")
-NOISE = ("gaussian_noise", "shot_noise", "speckle_noise")
+PERTURBATIONS = metrics.IMAGENET_P_PERTURBATIONS
+HELD_OUT = metrics.IMAGENET_P_HELD_OUT
+NOISE = metrics.IMAGENET_P_NOISE
 
 
 def _per_sequence(measure_sequences, model, source, perturbation, difficulty):
