@@ -1,9 +1,12 @@
 """Regression gating: is the new model significantly worse than a baseline on the same claims?
 
-Claim records carry per-image outcomes: accuracy-type metrics the correct bit of every image, shape
-bias every image's decision with its shape and texture categories. Records are paired by metric and
-context (dataset fingerprint, eps, steps, rule, ...). Accuracies get an exact one-sided McNemar test;
-composite metrics a paired bootstrap of the difference (its p-value is the share of resamples in which
+Claim records carry per-image outcomes: accuracy-type metrics the correct bit of every image (an error
+metric's too: worse means fewer right), composite metrics what their value is computed from (shape bias:
+decisions with shape and texture categories; ImageNet-A calibration: confidence and correctness;
+ImageNet-C: each image's number of wrong severities per corruption; ImageNet-P: each sequence's flip rate
+or top-5 distance). Records are paired by metric and context (dataset fingerprint, eps, steps, rule, ...).
+Accuracies get an exact one-sided McNemar test; composite metrics a paired bootstrap of the difference
+(`composite_value` recomputes the metric from a resample; the p-value is the share of resamples in which
 the new model is not worse). A claim regresses only when the new model is worse by more than the
 margin AND the test rejects "not worse" at the run's confidence level.
 """
@@ -17,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import METRICS, mcnemar_worse, shape_bias_value
+from .metrics import (
+    ALEXNET_CLEAN_ERROR,
+    ALEXNET_IMAGENET_C_ERRORS,
+    METRICS,
+    aurra,
+    mcnemar_worse,
+    rms_calibration_error,
+    shape_bias_value,
+)
 
 
 def pack_arrays(arrays: dict[str, Any]) -> dict[str, Any]:
@@ -31,6 +42,9 @@ def pack_arrays(arrays: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"per-image arrays must have one entry per image: {name} has {values.size}, not {n}")
         if values.dtype == bool:
             out[name] = {"dtype": "bool", "data": base64.b64encode(np.packbits(values).tobytes()).decode("ascii")}
+        elif np.issubdtype(values.dtype, np.floating):
+            data = values.astype(np.float32).tobytes()
+            out[name] = {"dtype": "float32", "data": base64.b64encode(data).decode("ascii")}
         else:
             if values.min(initial=0) < 0 or values.max(initial=0) > 65535:
                 raise ValueError(f"per-image array {name} must hold booleans or integers in [0, 65535]")
@@ -46,33 +60,65 @@ def unpack_arrays(packed: dict[str, Any]) -> dict[str, np.ndarray]:
         raw = base64.b64decode(item["data"])
         if item["dtype"] == "bool":
             out[name] = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))[:n].astype(bool)
+        elif item["dtype"] == "float32":
+            out[name] = np.frombuffer(raw, dtype=np.float32).astype(np.float64)
         else:
             out[name] = np.frombuffer(raw, dtype=item["dtype"]).astype(np.int64)
     return out
 
 
+def composite_value(metric: str, a: dict[str, np.ndarray]) -> float | None:
+    """The value of a composite metric recomputed from its per-image arrays, or None if it has none."""
+    if metric == "shape_bias.shape_bias" and {"decision", "shape", "texture"} <= set(a):
+        return shape_bias_value(a["decision"], a["shape"], a["texture"])
+    if metric == "imagenet_a.rms_calibration_error" and {"confidence", "correct"} <= set(a):
+        return 100.0 * rms_calibration_error(a["confidence"], a["correct"])
+    if metric == "imagenet_a.aurra" and {"confidence", "correct"} <= set(a):
+        return 100.0 * aurra(a["confidence"], a["correct"])
+    wrong = {k.partition(":")[2]: v for k, v in a.items() if k.startswith("wrong:")}  # severities wrong, 0..5
+    if metric.startswith("imagenet_c.") and wrong:
+        errors = {c: v.mean() / 5 for c, v in wrong.items()}
+        if metric in ("imagenet_c.mean_error", "imagenet_c.extra_mean_error", "imagenet_c.corruption_mean_error"):
+            return 100.0 * float(np.mean(list(errors.values())))
+        alexnet = {c: float(np.mean(ALEXNET_IMAGENET_C_ERRORS[c])) for c in errors}
+        if metric in ("imagenet_c.mce", "imagenet_c.corruption_error"):
+            return 100.0 * float(np.mean([errors[c] / alexnet[c] for c in errors]))
+        if metric == "imagenet_c.relative_mce" and "clean_wrong" in a:
+            clean = a["clean_wrong"].mean()
+            return 100.0 * float(np.mean([(errors[c] - clean) / (alexnet[c] - ALEXNET_CLEAN_ERROR) for c in errors]))
+    sequences = [v for k, v in a.items() if k.startswith("sequence:")]  # per-sequence FP or T5D
+    if metric.startswith("imagenet_p.") and sequences:
+        return float(np.mean([v.mean() for v in sequences]))
+    return None
+
+
+def _paired_bootstrap(metric: str, new: dict[str, np.ndarray], old: dict[str, np.ndarray], higher_is_better: bool,
+                      seed: int, resamples: int = 2000) -> float | None:
+    """Share of joint resamples of the images in which the new model is not worse."""
+    if composite_value(metric, new) is None or composite_value(metric, old) is None:
+        return None
+    n = len(next(iter(new.values())))
+    rng = np.random.default_rng(seed)
+    not_worse = 0
+    for _ in range(resamples):
+        idx = rng.integers(0, n, n)
+        gain = composite_value(metric, {k: v[idx] for k, v in new.items()}) - \
+            composite_value(metric, {k: v[idx] for k, v in old.items()})
+        not_worse += bool(gain >= 0 if higher_is_better else gain <= 0)
+    return not_worse / resamples
+
+
 def _paired_test(metric: str, new: dict[str, np.ndarray], old: dict[str, np.ndarray], *, higher_is_better: bool,
                  seed: int = 0) -> tuple[float, int, int] | None:
     """(one-sided p-value that the new model is worse, discordant b, c) or None if not pairable."""
-    if "correct" in new and "correct" in old:
-        if higher_is_better:
-            return mcnemar_worse(new["correct"], old["correct"])
-        p, b, c = mcnemar_worse(old["correct"], new["correct"])
-        return p, c, b
-    if metric == "shape_bias.shape_bias" and {"decision", "shape", "texture"} <= set(new) & set(old):
-        if not (np.array_equal(new["shape"], old["shape"]) and np.array_equal(new["texture"], old["texture"])):
+    if set(new) == {"correct"} and set(old) == {"correct"}:
+        # fewer images right is worse whichever way the metric is read (accuracy or error)
+        return mcnemar_worse(new["correct"], old["correct"])
+    for name in ("shape", "texture"):  # shape bias: the same stimuli in the same order
+        if name in new and not np.array_equal(new[name], old.get(name)):
             return None
-        rng = np.random.default_rng(seed)
-        n = len(new["decision"])
-        gains = []
-        for _ in range(2000):
-            idx = rng.integers(0, n, n)
-            gains.append(shape_bias_value(new["decision"][idx], new["shape"][idx], new["texture"][idx])
-                         - shape_bias_value(old["decision"][idx], old["shape"][idx], old["texture"][idx]))
-        gains = np.asarray(gains)
-        not_worse = gains >= 0 if higher_is_better else gains <= 0
-        return float(np.mean(not_worse)), 0, 0
-    return None
+    p = _paired_bootstrap(metric, new, old, higher_is_better, seed)
+    return None if p is None else (p, 0, 0)
 
 
 def _pair_key(record: dict[str, Any]) -> str:
@@ -95,6 +141,7 @@ class Comparison:
     only_new_right: int
     n: int
     regressed: bool
+    test: str = "McNemar"  # or "paired bootstrap" (composite metrics)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,8 +150,8 @@ class Comparison:
         unit = METRICS[self.metric].unit if self.metric in METRICS else ""
         where = " ".join(f"{k}={v}" for k, v in sorted(self.context.items()))
         return (f"{self.model} vs {self.baseline}: {self.metric} [{where}] {self.value:.4g}{unit} vs "
-                f"{self.baseline_value:.4g}{unit} (change {self.change:+.4g}{unit}, McNemar p={self.p_value:.3g}, "
-                f"n={self.n}, discordant {self.only_baseline_right}/{self.only_new_right})")
+                f"{self.baseline_value:.4g}{unit} (change {self.change:+.4g}{unit}, {self.test} p={self.p_value:.3g}, n={self.n}"
+                + (f", discordant {self.only_baseline_right}/{self.only_new_right})" if self.test == "McNemar" else ")"))
 
 
 def compare(records: list[dict[str, Any]], baseline_records: list[dict[str, Any]], *, baseline: str,
@@ -133,7 +180,8 @@ def compare(records: list[dict[str, Any]], baseline_records: list[dict[str, Any]
         p, b, c = tested
         change = r["value"] - old["value"]
         worse_by = -change if higher_is_better else change
+        test = "McNemar" if set(new_arrays) == {"correct"} else "paired bootstrap"
         out.append(Comparison(r["metric"], r.get("context") or {}, r["model"], baseline, r["value"], old["value"],
                               change, p, b, c, int(r["per_image"]["n"]),
-                              regressed=worse_by > margin and p < 1 - confidence))
+                              regressed=worse_by > margin and p < 1 - confidence, test=test))
     return out

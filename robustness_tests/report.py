@@ -316,7 +316,7 @@ def summary_markdown(records: list[dict[str, Any]], comparisons: list[dict[str, 
         regressed = [c for c in comparisons if c["regressed"]]
         lines += [f"## Regression gate: {len(regressed)} of {len(comparisons)} paired claims regressed", "",
                   _md_row(["model", "baseline", "metric", "where", "value", "baseline value", "change",
-                           "McNemar p", "n", "regressed"]), _md_row(["---"] * 10)]
+                           "p (one-sided)", "n", "regressed"]), _md_row(["---"] * 10)]
         for c in comparisons:
             where = ", ".join(f"{k}={v}" for k, v in sorted(c["context"].items()))
             lines.append(_md_row([c["model"], c["baseline"], c["metric"], where, _fmt(c["value"]),
@@ -434,7 +434,7 @@ def render_html(doc: dict[str, Any], figures: dict[str, Path]) -> str:
             f'<td class="{"violated" if c["regressed"] else "confirmed"}">{"regressed" if c["regressed"] else "ok"}</td></tr>'
             for c in comparisons)
         body["gate"] = ('<table class="sortable"><thead><tr><th>model</th><th>baseline</th><th>metric</th>'
-                        '<th>change</th><th>McNemar p</th><th>n</th><th>result</th></tr></thead>'
+                        '<th>change</th><th>p (one-sided)</th><th>n</th><th>result</th></tr></thead>'
                         f"<tbody>{gate_rows}</tbody></table>")
     else:
         body["gate"] = '<p class="empty">No baseline in this run (--baseline-model / --baseline-report).</p>'

@@ -26,5 +26,7 @@ def test_imagenet_a(metric, robust_model, imagenet_a, measure, claims, rt_config
     entry = measure(robust_model, imagenet_a, benchmark="imagenet_a", outcomes=imagenet_a_outcomes)
     estimates = dict(_estimates(entry.arrays["confidence"], entry.arrays["correct"], claims.confidence,
                                 rt_config.seed))
-    per_image = entry.arrays["correct"] if metric == "imagenet_a.top1" else None
+    per_image = {"correct": entry.arrays["correct"]}
+    if metric != "imagenet_a.top1":  # calibration: the gate recomputes it from confidence and correctness
+        per_image["confidence"] = entry.arrays["confidence"]
     claims.check(metric, estimates[metric](), dataset=imagenet_a, cached=entry.cached, per_image=per_image)

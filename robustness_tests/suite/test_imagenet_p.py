@@ -38,7 +38,7 @@ def test_flip_probability(perturbation, robust_model, imagenet_p, measure_sequen
     d = rt_config.imagenet_p_difficulty
     flips, _, dataset, cached = _per_sequence(measure_sequences, robust_model, imagenet_p, perturbation, d)
     claims.check("imagenet_p.flip_probability", metrics.mean_over_sequences(flips, claims.confidence),
-                 dataset=dataset, cached=cached, details={"source": imagenet_p.describe()},
+                 dataset=dataset, cached=cached, per_image={f"sequence:{perturbation}": flips}, details={"source": imagenet_p.describe()},
                  perturbation=perturbation, **_context(imagenet_p, d))
 
 
@@ -47,7 +47,7 @@ def test_top5_distance(perturbation, robust_model, imagenet_p, measure_sequences
     d = rt_config.imagenet_p_difficulty
     _, distances, dataset, cached = _per_sequence(measure_sequences, robust_model, imagenet_p, perturbation, d)
     claims.check("imagenet_p.top5_distance", metrics.mean_over_sequences(distances, claims.confidence),
-                 dataset=dataset, cached=cached, details={"source": imagenet_p.describe()},
+                 dataset=dataset, cached=cached, per_image={f"sequence:{perturbation}": distances}, details={"source": imagenet_p.describe()},
                  perturbation=perturbation, **_context(imagenet_p, d))
 
 
@@ -70,7 +70,7 @@ def test_mean_flip_probability(robust_model, imagenet_p, measure_sequences, clai
     per = _all(measure_sequences, robust_model, imagenet_p, d)
     first = next(iter(per.values()))
     claims.check("imagenet_p.mean_flip_probability", _mean_estimate(per, 0, claims.confidence), dataset=first[2],
-                 cached=all(v[3] for v in per.values()),
+                 cached=all(v[3] for v in per.values()), per_image={f"sequence:{p}": v[0] for p, v in per.items()},
                  details={"per_perturbation": {p: float(v[0].mean()) for p, v in per.items()},
                           "source": imagenet_p.describe()}, **_context(imagenet_p, d))
 
@@ -80,7 +80,7 @@ def test_mean_top5_distance(robust_model, imagenet_p, measure_sequences, claims,
     per = _all(measure_sequences, robust_model, imagenet_p, d)
     first = next(iter(per.values()))
     claims.check("imagenet_p.mean_top5_distance", _mean_estimate(per, 1, claims.confidence), dataset=first[2],
-                 cached=all(v[3] for v in per.values()),
+                 cached=all(v[3] for v in per.values()), per_image={f"sequence:{p}": v[1] for p, v in per.items()},
                  details={"per_perturbation": {p: float(v[1].mean()) for p, v in per.items()},
                           "source": imagenet_p.describe()}, **_context(imagenet_p, d))
 
