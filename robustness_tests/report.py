@@ -52,6 +52,10 @@ def git_commit(where: Path) -> str | None:
 
 
 def provenance(records: list[dict[str, Any]], *, seed: int, rootdir: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    details = [r.get("details") or {} for r in records]
+    sources = sorted({d["source"] for d in details if isinstance(d.get("source"), str)})
+    deviations = {d["deviation"] for d in details if isinstance(d.get("deviation"), str)}
+    deviations |= {s for s in sources if "deviation" in s}
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": sys.version.split()[0],
@@ -63,6 +67,8 @@ def provenance(records: list[dict[str, Any]], *, seed: int, rootdir: Path, setti
         "settings": settings,
         "datasets": [json.loads(d) for d in sorted(
             {json.dumps(r["dataset"], sort_keys=True) for r in records if r.get("dataset")})],
+        "data_sources": sources,  # released files or generated on the fly, and how
+        "deviations": sorted(deviations),  # from the reference protocols, as the measurements declared them
     }
 
 
