@@ -81,6 +81,13 @@ METRICS: dict[str, Metric] = {
                0.0, 10000.0, False, params=("normalizer", "difficulty", "data", "dataset")),
         Metric("imagenet_p.mt5d", "mean top-5 distance x 100 relative to a baseline model on the same sequences", "",
                0.0, 10000.0, False, params=("normalizer", "difficulty", "data", "dataset")),
+        Metric("cross.gain", "how much better the model is than another model of the run on a benchmark's "
+               "headline (imagenet_c: mCE points; imagenet_p: mean flip probability; imagenet_a: top-1 points; "
+               "shape_bias: shape bias, max rule); positive = better; paired bootstrap over the shared images", "",
+               -1000.0, 1000.0, True, params=("benchmark", "baseline")),
+        Metric("cross.relative_gain_excess", "relative improvement over another model on a robustness benchmark "
+               "(its error-like headline) minus the relative improvement in clean top-1 error", "", -100.0, 100.0,
+               True, params=("benchmark", "baseline")),
         Metric("imagenet_c.mce", "mean CE x 100 over the 15 ImageNet-C corruptions", "", 0.0, 1000.0, False,
                params=("normalizer", "data", "dataset")),
         Metric("imagenet_c.relative_mce", "mean relative CE x 100 over the 15 corruptions (clean error "
@@ -139,6 +146,35 @@ def accuracy(correct: Sequence[bool] | np.ndarray, confidence: float = 0.95) -> 
     value = 100.0 * k / n
     # Clamp the float noise of the beta quantiles so the interval always contains the value.
     return Estimate(value, min(100.0 * low, value), max(100.0 * high, value), n, confidence, "clopper-pearson")
+
+
+def bootstrap_draws(statistic: Callable[..., float], *arrays: np.ndarray, n_resamples: int = 2000,
+                    seed: int = 0) -> tuple[float, np.ndarray]:
+    """(statistic on the data, its values on `n_resamples` joint resamples of the images)."""
+    arrays = tuple(np.asarray(a) for a in arrays)
+    n = len(arrays[0])
+    if n == 0 or any(len(a) != n for a in arrays):
+        raise ValueError("bootstrap needs non-empty arrays of equal length along the first axis")
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_resamples)
+    for b in range(n_resamples):
+        idx = rng.integers(0, n, n)
+        draws[b] = statistic(*(a[idx] for a in arrays))
+    return float(statistic(*arrays)), draws
+
+
+def estimate_from_draws(value: float, draws: np.ndarray, confidence: float) -> Estimate:
+    """A percentile interval from bootstrap draws (e.g. combined from independent samples). Resamples
+    where the statistic is undefined (NaN: no decided image, say) are left out; if all are, or the value
+    itself is undefined, this raises ValueError."""
+    draws = np.asarray(draws, dtype=np.float64)
+    finite = draws[np.isfinite(draws)]
+    if not np.isfinite(value) or finite.size == 0:
+        raise ValueError(f"the statistic is undefined on these images (value {value}); use more images")
+    alpha = 1.0 - confidence
+    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return Estimate(value, min(float(low), value), max(float(high), value), len(draws), confidence,
+                    "bootstrap-percentile")
 
 
 def bootstrap(

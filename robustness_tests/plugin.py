@@ -25,6 +25,7 @@ MARKERS = {
     "imagenet_a": "ImageNet-A natural adversarial examples (accuracy, calibration)",
     "adversarial": "white-box PGD and black-box transfer attacks",
     "shape_bias": "shape vs texture decisions on cue-conflict stimuli",
+    "cross_model": "claims that compare two models of the run (WSL vs the ImageNet baseline, larger vs smaller)",
     "slow": "long measurements; deselect with -m 'not slow'",
 }
 RECORD = "robustness_claim"  # user_properties name of a claim record (JSON text)
@@ -241,6 +242,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             [pytest.param(m, id=m, marks=pytest.mark.xdist_group(m)) for m in models],
             scope="session",
         )
+    if "other_model_name" in metafunc.fixturenames:  # cross-model claims: the model compared with
+        models = metafunc.config.stash[config_key].models
+        metafunc.parametrize("other_model_name", [pytest.param(m, id=f"vs:{m}") for m in models], scope="session")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -409,6 +413,17 @@ def imagenet_p_baseline(rt_config: RunConfig, rt_device: str):
         _fail(exc)
 
 
+@pytest.fixture(scope="session")
+def other_model(other_model_name: str, rt_config: RunConfig, rt_device: str):
+    """The other model of a cross-model claim, loaded once per worker."""
+    from . import zoo
+
+    try:
+        return zoo.load(other_model_name, device=rt_device, weights=rt_config.weights.get(other_model_name))
+    except RobustnessTestsError as exc:
+        _fail(exc)
+
+
 @pytest.fixture
 def measure_sequences(request: pytest.FixtureRequest, result_store, run_settings):
     """`measure_sequences(model, source, perturbation, difficulty)`: per-frame outcomes, stored."""
@@ -515,6 +530,10 @@ class ClaimChecker:
         record["test"] = self.node.nodeid
         record["worker"] = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.node.user_properties.append((RECORD, json.dumps(record, default=str)))
+
+    def has(self, metric: str, **context: Any) -> bool:
+        """Whether any claim of this model on `metric` applies to `context` (to skip costly work early)."""
+        return bool(self.thresholds and self.thresholds.select(metric, **context))
 
     def check(self, metric: str, estimate, *, dataset=None, cached: bool | None = None,
               details: dict[str, Any] | None = None, per_image=None, **context: Any) -> None:
