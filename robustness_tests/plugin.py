@@ -174,6 +174,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    relay = config.stash.get(progress_relay_key, None)
+    if relay is not None:
+        import shutil
+
+        relay.stop()
+        shutil.rmtree(relay.directory, ignore_errors=True)
     if config_key in config.stash:
         from .paths import set_data_mirror
 
@@ -220,10 +226,27 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ModelScheduling(config, log)
 
 
+progress_relay_key = pytest.StashKey[Any]()
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Controller side: give worker gwN the GPU N mod (visible GPUs), honouring CUDA_VISIBLE_DEVICES."""
+    """Controller side: give worker gwN the GPU N mod (visible GPUs), honouring CUDA_VISIBLE_DEVICES;
+    and a folder where it leaves its progress for the controller to print."""
     from .devices import visible_gpus, worker_gpu
+
+    config = node.config
+    interval = config.getoption("rt_progress_interval")
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if interval > 0 and terminal is not None:
+        if progress_relay_key not in config.stash:
+            import tempfile
+
+            from .progress import ProgressRelay
+
+            config.stash[progress_relay_key] = ProgressRelay(tempfile.mkdtemp(prefix="rt-progress-"),
+                                                             terminal.write_line, interval).start()
+        node.workerinput["rt_progress_dir"] = str(config.stash[progress_relay_key].directory)
 
     device = node.config.getoption("rt_device") or "auto"
     if device not in ("auto", "cuda"):
@@ -429,12 +452,8 @@ def measure_sequences(request: pytest.FixtureRequest, result_store, run_settings
     """`measure_sequences(model, source, perturbation, difficulty)`: per-frame outcomes, stored."""
     from .imagenet_p import measure_sequences as measure
 
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    interval = request.config.getoption("rt_progress_interval")
-    show = terminal is not None and interval > 0 and not hasattr(request.config, "workerinput")
-
     def run(model, source, perturbation, difficulty):
-        progress = ProgressPrinter(terminal, f"{model.name} imagenet_p {perturbation}", interval) if show else None
+        progress = _progress(request.config, f"{model.name} imagenet_p {perturbation}")
         try:
             return measure(result_store, model, source, perturbation, difficulty, run_settings, progress=progress)
         except RobustnessTestsError as exc:
@@ -475,23 +494,19 @@ def imagenet_a(rt_config: RunConfig):
         _fail(exc)
 
 
-class ProgressPrinter:
-    """Images/s and time left of a long measurement, as whole lines between pytest's own output.
+def _progress(config: pytest.Config, label: str):
+    """Where a measurement reports its progress: the terminal, the controller (xdist), or nowhere."""
+    from .progress import FileProgress, TerminalProgress
 
-    Only in the process that owns the terminal: an xdist worker has none (its stderr would cut
-    through the controller's progress line), so under xdist measurements run silently.
-    """
-
-    def __init__(self, terminal: Any, label: str, interval: float):
-        self.terminal, self.label, self.interval, self.last = terminal, label, interval, 0.0
-
-    def __call__(self, done: int, total: int, seconds: float) -> None:
-        if done >= total or seconds - self.last < self.interval:
-            return
-        self.last = seconds
-        rate = done / seconds if seconds > 0 else float("inf")
-        left = (total - done) / rate if rate > 0 else float("inf")
-        self.terminal.write_line(f"    {self.label}: {done}/{total} images, {rate:.1f} images/s, ~{left:.0f} s left")
+    interval = config.getoption("rt_progress_interval")
+    if interval <= 0:
+        return None
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        directory = workerinput.get("rt_progress_dir")
+        return FileProgress(directory, workerinput["workerid"], label, interval) if directory else None
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    return TerminalProgress(terminal, label, interval) if terminal is not None else None
 
 
 @pytest.fixture
@@ -499,13 +514,9 @@ def measure(request: pytest.FixtureRequest, result_store, run_settings, rt_devic
     """`measure(model, dataset, benchmark=..., ...)`: per-image outcomes from the store or measured now."""
     from . import evaluate
 
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    interval = request.config.getoption("rt_progress_interval")
-    show = terminal is not None and interval > 0 and not hasattr(request.config, "workerinput")
-
     def run(model, dataset, **kwargs):
-        if show and "progress" not in kwargs:
-            kwargs["progress"] = ProgressPrinter(terminal, f"{model.name} {kwargs.get('benchmark', '')}", interval)
+        if "progress" not in kwargs:
+            kwargs["progress"] = _progress(request.config, f"{model.name} {kwargs.get('benchmark', '')}")
         try:
             return evaluate.measure(result_store, model, dataset, run_settings, **kwargs)
         except RobustnessTestsError as exc:

@@ -262,3 +262,17 @@ def test_long_measurements_report_progress_on_whole_lines(pytester, common):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["    efficientnet_lite0 validation: 8/40 images, * images/s, ~* s left",
                                  "    efficientnet_lite0 validation: 32/40 images, * images/s, ~* s left"])
+
+
+def test_xdist_workers_progress_reaches_the_terminal_as_whole_lines(pytester, common):
+    """A worker has no terminal: it leaves its progress in a file and the controller prints each update as a
+    line of its own, marked with the worker's id."""
+    result = pytester.runpytest(VALIDATION, "-n", "2", "--subset=80", "--batch-size=8", "--progress-interval=0.05",
+                                *common)
+    result.assert_outcomes(passed=1)
+    lines = [line for line in result.stdout.lines if "images/s" in line]
+    assert lines, result.stdout.str()[-2000:]
+    import re
+
+    pattern = re.compile(r"^    \[gw[01]\] efficientnet_lite0 validation: \d+/80 images, [\d.]+ images/s, ~\d+ s left$")
+    assert all(pattern.match(line) for line in lines), lines
