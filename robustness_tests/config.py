@@ -18,8 +18,8 @@ DEFAULT_MODEL = "efficientnet_lite0"
 #: or pipeline gives a violated verdict rather than a consistent one.
 CI_SUBSETS = {
     "validation": 300,
-    "imagenet_c": 30,
-    "imagenet_p": 6,
+    "imagenet_c": 20,
+    "imagenet_p": 4,
     "imagenet_a": 200,
     "adversarial": 32,
     "shape_bias": 1200,

@@ -202,8 +202,10 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`-n N` (dist "load" or "loadgroup"): keep each model's tests on one worker, so every model
-    loads once per run; other tests are balanced one by one.
+    """`-n N` (dist "load" or "loadgroup"): keep each model's tests of one benchmark (one suite file) on
+    one worker. A model's benchmarks spread over the workers (one GPU each), a model loads at most once
+    per worker, and measurements that benchmarks share (the clean outcomes PGD starts from, say) are
+    computed once through the store's locks; other tests are balanced one by one.
 
     Our own scheduler rather than xdist's loadgroup: with pytest >= 9.2 xdist 3.8 can no longer tag
     node ids with their xdist_group (it sets `item._nodeid`, which pytest now ignores), so loadgroup
@@ -220,7 +222,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             params = nodeid.rpartition("[")[2].rstrip("]").split("-") if nodeid.endswith("]") else []
             for model in models:
                 if model in params:
-                    return f"model:{model}"
+                    return f"model:{model}:{nodeid.partition('::')[0]}"
             return nodeid
 
     return ModelScheduling(config, log)

@@ -29,7 +29,7 @@ def test_cross_model_claims_compare_two_models_of_the_run(pytester, common, tmp_
         bound = -100.0
         """))
     result = pytester.runpytest(str(SUITE / "test_cross_model.py"), "--model=efficientnet_lite2",
-                                "--model=efficientnet_lite0", "--subset=6", f"--thresholds-dir={thresholds}",
+                                "--model=efficientnet_lite0", "--subset=4", f"--thresholds-dir={thresholds}",
                                 "-rs", *common)
     result.assert_outcomes(passed=2, skipped=26)
     out = result.stdout.str()

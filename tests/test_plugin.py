@@ -123,16 +123,18 @@ def test_xdist_two_workers_two_models(pytester, common, tmp_path):
     assert {r["worker"] for r in records} <= {"gw0", "gw1"}
 
 
-def test_xdist_keeps_a_models_tests_on_one_worker(pytester, common, tmp_path):
-    """loadgroup: each model loads once; its claims, from several test functions, share a worker."""
+def test_xdist_keeps_a_models_benchmark_on_one_worker(pytester, common, tmp_path):
+    """A model's claims of one benchmark, from several test functions, share a worker (the model loads once
+    there); its benchmarks may spread over the workers."""
     shape_bias = str(SUITE / "test_shape_bias.py")
     result = pytester.runpytest(VALIDATION, shape_bias, "-n", "2", "--subset=16", "-k", "not baseline",
                                 "--model", "efficientnet_lite0", "--model", "efficientnet_lite1", *common)
     assert result.ret in (0, 1)  # small subsets may violate a bound; grouping is what is checked here
     records = results(tmp_path)["claims"]
     for model in ("efficientnet_lite0", "efficientnet_lite1"):
-        workers = {r["worker"] for r in records if r["model"] == model}
-        assert len(workers) == 1, (model, workers)
+        for benchmark in ("validation", "shape_bias"):
+            workers = {r["worker"] for r in records if r["model"] == model and r["metric"].startswith(benchmark)}
+            assert len(workers) == 1, (model, benchmark, workers)
 
 
 def test_each_xdist_worker_gets_its_own_gpu(pytester, monkeypatch, tmp_path):
