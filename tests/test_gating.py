@@ -119,7 +119,7 @@ def test_baseline_report_errors(pytester, data_dir, tmp_path):
     result.stderr.fnmatch_lines(["*--baseline-report*bad.json: not a readable results.json*"])
 
 
-def _record(model, metric, value, per_image, **context):
+def _composite_record(model, metric, value, per_image, **context):
     return {"model": model, "metric": metric, "value": value, "context": context,
             "dataset": {"fingerprint": "f"}, "per_image": pack_arrays(per_image)}
 
@@ -137,26 +137,26 @@ def test_composite_metrics_are_gated_by_a_paired_bootstrap():
     value = composite_value("imagenet_c.mce", good)
     assert value == pytest.approx(mce({k[6:]: v.mean() / 5 for k, v in good.items()}))
     ctx = {"normalizer": "alexnet", "data": "generated"}
-    base = [_record("old", "imagenet_c.mce", value, good, **ctx)]
-    worse = compare([_record("new", "imagenet_c.mce", composite_value("imagenet_c.mce", bad), bad, **ctx)], base,
+    base = [_composite_record("old", "imagenet_c.mce", value, good, **ctx)]
+    worse = compare([_composite_record("new", "imagenet_c.mce", composite_value("imagenet_c.mce", bad), bad, **ctx)], base,
                     baseline="old", margin=0.0, confidence=0.95)
     assert len(worse) == 1 and worse[0].regressed and worse[0].test == "paired bootstrap" and worse[0].change > 0
     assert "paired bootstrap p=" in worse[0].line()
-    same = compare([_record("new", "imagenet_c.mce", value, good, **ctx)], base, baseline="old", margin=0.0,
+    same = compare([_composite_record("new", "imagenet_c.mce", value, good, **ctx)], base, baseline="old", margin=0.0,
                    confidence=0.95)
     assert not same[0].regressed
 
     flips = {f"sequence:{p}": rng.uniform(0, 0.1, 50) for p in ("rotate", "scale")}
     jumpy = {k: v + 0.05 for k, v in flips.items()}
-    fp = compare([_record("new", "imagenet_p.mean_flip_probability", composite_value("imagenet_p.x", jumpy), jumpy)],
-                 [_record("old", "imagenet_p.mean_flip_probability", composite_value("imagenet_p.x", flips), flips)],
+    fp = compare([_composite_record("new", "imagenet_p.mean_flip_probability", composite_value("imagenet_p.x", jumpy), jumpy)],
+                 [_composite_record("old", "imagenet_p.mean_flip_probability", composite_value("imagenet_p.x", flips), flips)],
                  baseline="old", margin=0.0, confidence=0.95)
     assert fp[0].regressed
 
     confidence = rng.uniform(0.2, 1.0, 300)
     correct = rng.uniform(size=300) < confidence  # calibrated
     overconfident = np.minimum(confidence + 0.3, 1.0)
-    calib = [_record(m, "imagenet_a.rms_calibration_error",
+    calib = [_composite_record(m, "imagenet_a.rms_calibration_error",
                      composite_value("imagenet_a.rms_calibration_error", {"confidence": c, "correct": correct}),
                      {"confidence": c, "correct": correct}) for m, c in (("new", overconfident), ("old", confidence))]
     gated = compare(calib[:1], calib[1:], baseline="old", margin=0.0, confidence=0.95)
@@ -169,7 +169,7 @@ def test_error_metrics_are_gated_on_correctness():
     rng = np.random.default_rng(1)
     right = rng.uniform(size=300) < 0.7
     worse = right & (rng.uniform(size=300) < 0.8)
-    rec = lambda m, c: _record(m, "imagenet_c.error", 100 * (1 - c.mean()), {"correct": c}, corruption="fog",  # noqa: E731
+    rec = lambda m, c: _composite_record(m, "imagenet_c.error", 100 * (1 - c.mean()), {"correct": c}, corruption="fog",  # noqa: E731
                                severity=3)
     gated = compare([rec("new", worse)], [rec("old", right)], baseline="old", margin=0.0, confidence=0.95)
     assert gated[0].regressed and gated[0].test == "McNemar"
