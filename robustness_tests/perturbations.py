@@ -20,7 +20,13 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .corruptions._kernels import clipped_zoom, gaussian_filter, magick_motion_blur, magick_quantize, rgb_to_grey
+from .corruptions._kernels import (
+    clipped_zoom,
+    gaussian_filter,
+    magick_motion_blur,
+    magick_quantize,
+    rgb_to_grey,
+)
 from .corruptions._random import Streams, derive_seed
 from .corruptions.digital import hsv_to_rgb, rgb_to_hsv
 from .errors import UsageError
@@ -80,7 +86,7 @@ def _affine(x: torch.Tensor, **kwargs) -> torch.Tensor:
 def _tilt(x: torch.Tensor, degrees: float) -> torch.Tensor:
     """cv2.warpPerspective with the generator's matrix (rotations about x and y by the same angle,
     focal length sqrt(w^2 + h^2)), bilinear, black outside."""
-    n, c, h, w = x.shape
+    n, _c, h, w = x.shape
     phi = theta = math.radians(degrees)
     f = math.sqrt(w**2 + h**2)
     p1 = torch.tensor([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1], [0, 0, 1]], dtype=torch.float64)
@@ -101,7 +107,13 @@ def _tilt(x: torch.Tensor, degrees: float) -> torch.Tensor:
 
 
 def _spatter_frames(x01: torch.Tensor, rng: Streams, frames: int) -> list[torch.Tensor]:
-    from .corruptions._opencv import box_blur3, canny, distance_transform_l2_5, equalize_hist, filter2d_uint8
+    from .corruptions._opencv import (
+        box_blur3,
+        canny,
+        distance_transform_l2_5,
+        equalize_hist,
+        filter2d_uint8,
+    )
     from .corruptions.weather import WATER
 
     n, _, h, w = x01.shape

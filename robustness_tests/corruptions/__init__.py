@@ -103,6 +103,8 @@ def corrupt(
         raise UsageError(f"indices has {len(indices)} entries for {n} images")
     streams = Streams([derive_seed(seed, name, severity, i) for i in indices], images.device)
     with torch.no_grad():
+        if corruption.exact_uint8:
+            return corruption.kernel(images, severity, streams)
         out = corruption.kernel(images.float(), severity, streams)
     return out.clamp(0, 255).to(torch.uint8)
 

@@ -21,15 +21,17 @@ class Corruption:
     kernel: Kernel
     random: bool  # draws random numbers (its fidelity is a matter of distributions, not pixels)
     min_size: Callable[[int], int]  # smallest height/width it can corrupt at a severity
+    exact_uint8: bool = False  # works on the uint8 images themselves and returns uint8 (no float round trip)
 
 
 REGISTRY: dict[str, Corruption] = {}
 
 
-def register(name: str, family: str, *, random: bool, min_size: int | Callable[[int], int] = 1):
+def register(name: str, family: str, *, random: bool, min_size: int | Callable[[int], int] = 1,
+             exact_uint8: bool = False):
     def add(kernel: Kernel) -> Kernel:
         size = min_size if callable(min_size) else (lambda _severity, m=min_size: m)
-        REGISTRY[name] = Corruption(name, family, kernel, random, size)
+        REGISTRY[name] = Corruption(name, family, kernel, random, size, exact_uint8)
         return kernel
 
     return add

@@ -87,16 +87,28 @@ def jpeg_round_trip(x: torch.Tensor, quality: int) -> torch.Tensor:
 
     Runs on the CPU (libjpeg through torchvision, the library PIL wraps too) and returns to x's device.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from torchvision.io import decode_jpeg, encode_jpeg
 
     images = list(x.to("cpu", torch.uint8).contiguous().unbind(0))
-    encoded = encode_jpeg(images, quality=quality)
-    return torch.stack(decode_jpeg(encoded)).to(x.device)
+    threads = max(1, min(torch.get_num_threads(), len(images)))
+
+    def round_trip(part):  # libjpeg releases the GIL: halves of the batch on two cores
+        return decode_jpeg(encode_jpeg(part, quality=quality)) if part else []
+
+    chunks = [images[i::threads] for i in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        done = list(pool.map(round_trip, chunks))
+    out = [None] * len(images)
+    for i, chunk in enumerate(done):
+        out[i::threads] = chunk
+    return torch.stack(out).to(x.device)
 
 
-@register("jpeg_compression", "digital", random=False)
+@register("jpeg_compression", "digital", random=False, exact_uint8=True)
 def jpeg_compression(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
-    return jpeg_round_trip(x.round(), JPEG[severity - 1]).to(x.dtype)
+    return jpeg_round_trip(x, JPEG[severity - 1])
 
 
 PRECISION_BITS = 22  # Pillow's fixed point for 8-bit resampling: 32 - 8 - 2
@@ -140,21 +152,22 @@ def pil_box_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
             acc = acc + v.index_select(dim, index[:, k]) * weight[:, k].view(shape)
         return (acc >> PRECISION_BITS).clamp_(0, 255)
 
-    x = x.round().to(torch.int32)
+    x = (x if not x.is_floating_point() else x.round()).to(torch.int32)
+    rows = x.dim() - 2  # gathering whole rows is ~6x faster than gathering along the last axis
     if width != x.shape[-1]:
-        x = one_pass(x, width, x.dim() - 1)
+        x = one_pass(x.transpose(-1, -2).contiguous(), width, rows).transpose(-1, -2).contiguous()
     if height != x.shape[-2]:
-        x = one_pass(x, height, x.dim() - 2)
+        x = one_pass(x, height, rows)
     return x
 
 
-@register("pixelate", "digital", random=False, min_size=lambda s: math.ceil(1 / PIXELATE[s - 1]))
+@register("pixelate", "digital", random=False, min_size=lambda s: math.ceil(1 / PIXELATE[s - 1]), exact_uint8=True)
 def pixelate(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     c = PIXELATE[severity - 1]
     h, w = x.shape[-2:]
     # the reference writes int(224 * c) for both sides
     small = pil_box_resize(x, int(h * c), int(w * c))
-    return pil_box_resize(small, h, w).to(x.dtype)
+    return pil_box_resize(small, h, w).to(torch.uint8)
 
 
 def affine_from_points(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
