@@ -90,7 +90,16 @@ class ImageNetC:
 
     def describe(self) -> str:
         if self.kind == "released":
-            return f"released ImageNet-C JPEGs at {self.root}"
+            coverage = self.coverage()
+            complete = [c for c, sev in coverage.items() if len(sev) == len(SEVERITIES)]
+            partial = {c: sev for c, sev in coverage.items() if 0 < len(sev) < len(SEVERITIES)}
+            missing = [c for c, sev in coverage.items() if not sev]
+            parts = [f"{len(complete)} of {len(coverage)} corruptions complete"]
+            if partial:
+                parts.append("partial: " + ", ".join(f"{c} (severities {sev})" for c, sev in partial.items()))
+            if missing:
+                parts.append("missing: " + ", ".join(missing))
+            return f"released ImageNet-C JPEGs at {self.root} ({'; '.join(parts)})"
         jpeg = f"JPEG q{self.jpeg_quality} round trip" if self.jpeg_quality else "no JPEG round trip (deviation)"
         return f"generated on the fly from {self.clean.name} ({len(self.clean)} images), {jpeg}"
 

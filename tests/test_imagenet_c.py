@@ -53,6 +53,8 @@ def test_released_reader_knows_its_coverage(released, tmp_path):
     assert source.missing("gaussian_noise", 3) is None
     assert "no glass_blur/2/ folder" in source.missing("glass_blur", 2)
     assert len(source.dataset("contrast", 4)) == 8
+    described = source.describe()  # the coverage, for the report's data sources
+    assert "2 of 19 corruptions complete" in described and "glass_blur" in described.partition("missing: ")[2]
     with pytest.raises(DataError, match="holds none of the corruption folders"):
         ImageNetC.released(tmp_path, subset=None, seed=0)
 

@@ -64,7 +64,7 @@ def test_error_per_corruption_and_severity(corruption, severity, robust_model, i
         pytest.skip(why)
     w, dataset, cached = wrong(measure, robust_model, imagenet_c, corruption, severity)
     claims.check("imagenet_c.error", metrics.error_estimate(w, claims.confidence), dataset=dataset, cached=cached,
-                 per_image=~w, corruption=corruption, severity=severity, **_context(imagenet_c))
+                 per_image=~w, details={"source": imagenet_c.describe()}, corruption=corruption, severity=severity, **_context(imagenet_c))
 
 
 def _estimates(measure, model, source, baseline, confidence, corruptions=metrics.IMAGENET_C_CORRUPTIONS):
