@@ -246,8 +246,14 @@ def pytest_configure_node(node: Any) -> None:
 
             from .progress import ProgressRelay
 
+            def write_line(line: str) -> None:
+                # xdist's progress characters leave the cursor mid-line: start a line of our own
+                if terminal._tw.width_of_current_line:
+                    terminal._tw.line()
+                terminal.write_line(line)
+
             config.stash[progress_relay_key] = ProgressRelay(tempfile.mkdtemp(prefix="rt-progress-"),
-                                                             terminal.write_line, interval).start()
+                                                             write_line, interval).start()
         node.workerinput["rt_progress_dir"] = str(config.stash[progress_relay_key].directory)
 
     device = node.config.getoption("rt_device") or "auto"

@@ -269,12 +269,15 @@ def test_long_measurements_report_progress_on_whole_lines(pytester, common):
 def test_xdist_workers_progress_reaches_the_terminal_as_whole_lines(pytester, common):
     """A worker has no terminal: it leaves its progress in a file and the controller prints each update as a
     line of its own, marked with the worker's id."""
-    result = pytester.runpytest(VALIDATION, "-n", "2", "--subset=80", "--batch-size=8", "--progress-interval=0.05",
-                                *common)
-    result.assert_outcomes(passed=1)
+    shape_bias = str(SUITE / "test_shape_bias.py")  # more tests: xdist prints progress characters meanwhile
+    result = pytester.runpytest(VALIDATION, shape_bias, "-n", "2", "--subset=80", "--batch-size=8",
+                                "--progress-interval=0.05", "-k", "not baseline", *common)
+    assert result.ret in (0, 1)  # 80 stimuli may violate a shape-bias bound; progress is what is checked
     lines = [line for line in result.stdout.lines if "images/s" in line]
     assert lines, result.stdout.str()[-2000:]
+    # whole lines: nothing of xdist's progress characters before them (the pattern is anchored)
     import re
 
-    pattern = re.compile(r"^    \[gw[01]\] efficientnet_lite0 validation: \d+/80 images, [\d.]+ images/s, ~\d+ s left$")
+    pattern = re.compile(r"^    \[gw[01]\] efficientnet_lite0 (validation|shape_bias): \d+/80 images, [\d.]+ images/s, "
+                         r"~\d+ s left$")
     assert all(pattern.match(line) for line in lines), lines
