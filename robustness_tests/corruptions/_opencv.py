@@ -51,11 +51,16 @@ def canny(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
     del diagonal
     strong = candidate & (mag > high)
     weak = candidate & ~strong
+    h, w = strong.shape[-2:]
     while True:  # hysteresis: weak pixels 8-connected to a strong one become strong
-        grown = strong | (weak & (F.max_pool2d(strong.float(), 3, 1, 1) > 0))
-        if torch.equal(grown, strong):
+        before = strong
+        for _ in range(8):  # a few rings per convergence check
+            p = F.pad(strong, (1, 1, 1, 1))
+            ring = p[..., :h, :w] | p[..., :h, 1 : w + 1] | p[..., :h, 2:] | p[..., 1 : h + 1, :w] \
+                | p[..., 1 : h + 1, 2:] | p[..., 2:, :w] | p[..., 2:, 1 : w + 1] | p[..., 2:, 2:]
+            strong = strong | (weak & ring)
+        if torch.equal(strong, before):
             break
-        strong = grown
     return strong.to(x.dtype) * 255
 
 
