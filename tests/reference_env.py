@@ -91,7 +91,7 @@ def run_reference(images_nhwc: np.ndarray, jobs: list[dict], frost_dir: Path | N
         cmd = [str(python), str(ORACLE), str(tmp / "in.npz"), str(tmp / "jobs.json"), str(tmp / "out.npz")]
         if frost_dir is not None:
             cmd += ["--frost-dir", str(frost_dir)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=6 * 3600)
         if proc.returncode != 0:
             raise RuntimeError(f"the reference generator failed:\n{proc.stderr[-3000:]}")
         with np.load(tmp / "out.npz") as data:
