@@ -29,6 +29,7 @@ from robustness_tests.corruptions import EXTRA, NAMES, corrupt  # noqa: E402
 from robustness_tests.corruptions.digital import jpeg_round_trip  # noqa: E402
 from robustness_tests.data.decode import decode_image  # noqa: E402
 from robustness_tests.data.imagenet import load_imagenet_val  # noqa: E402
+from robustness_tests.paths import set_data_mirror  # noqa: E402
 from robustness_tests.zoo import Preprocessing  # noqa: E402
 
 
@@ -51,6 +52,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     data = Path(args.data_dir)
+    set_data_mirror(data)  # frost textures
     subset = load_imagenet_val(data / "imagenet-val-1300").take(args.images, seed=0)
     images = torch.from_numpy(np.stack([decode_image(s.path, Preprocessing()) for s in subset.samples]))
     labels = torch.tensor([s.label for s in subset.samples])
