@@ -132,3 +132,28 @@ def wrong(measure, model, source: ImageNetC, corruption: str, severity: int):
                     transform_id=transform.identity() if transform else {"released": corruption, "severity": severity},
                     preprocessing=source.preprocessing)
     return ~entry.arrays["correct"].astype(bool), dataset, entry.cached
+
+
+def severity_wrong(measure, model, source: ImageNetC, corruption: str):
+    """(top-1 wrong flags [images, 5 severities], the dataset, whether all came from the store): what CE,
+    mCE and the cross-model claims are computed from. CE needs the same images at every severity."""
+    import numpy as np
+
+    columns, cached = [], True
+    for severity in SEVERITIES:
+        w, dataset, was_cached = wrong(measure, model, source, corruption, severity)
+        columns.append(w)
+        cached &= bool(was_cached)
+    if len({len(c) for c in columns}) != 1:
+        raise DataError(f"{corruption}: its severities hold different numbers of images "
+                        f"({[len(c) for c in columns]}); CE needs the same images at every severity")
+    return np.stack(columns, axis=1), dataset, cached
+
+
+def clean_wrong(measure, model, source: ImageNetC):
+    """Top-1 wrong flags on the clean images (generated data only: released files have no clean copy)."""
+    if source.kind != "generated":
+        return None
+    entry = measure(model, source.clean, benchmark="imagenet_c", transform=None, transform_id="clean",
+                    preprocessing=source.preprocessing)
+    return ~entry.arrays["correct"].astype(bool)

@@ -7,6 +7,7 @@ prediction and five classes per frame, so memory stays bounded whatever the numb
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,6 @@ def sequence_outcomes(model, source: ImageNetP, dataset: Dataset, perturbation: 
     autocast = PRECISIONS[settings.precision]
     preds, top5s = [], []
     done = 0
-    import time
-
     started = time.perf_counter()
     for _, frames in _frames_of(source, dataset, perturbation, difficulty, videos_per_step, device):
         b, f = frames.shape[:2]

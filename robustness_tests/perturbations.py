@@ -26,6 +26,7 @@ from .corruptions._kernels import (
     magick_motion_blur,
     magick_quantize,
     rgb_to_grey,
+    to_uint8,
 )
 from .corruptions._random import Streams, derive_seed
 from .corruptions.digital import hsv_to_rgb, rgb_to_hsv
@@ -69,7 +70,7 @@ def _crop(x: torch.Tensor) -> torch.Tensor:
 
 def _to_uint8(x01: torch.Tensor) -> torch.Tensor:
     """np.uint8(255 * x) / ToPILImage of a float tensor: truncation."""
-    return (x01 * 255).clamp(0, 255).to(torch.uint8)
+    return to_uint8(x01 * 255)
 
 
 def _affine(x: torch.Tensor, **kwargs) -> torch.Tensor:

@@ -322,10 +322,15 @@ def result_store():
 @pytest.fixture(scope="session")
 def robust_model(model_name: str, rt_config: RunConfig, rt_device: str):
     """The model under test, loaded once per worker (tests of one model share a worker)."""
+    return _load_model(model_name, rt_config, rt_device)
+
+
+def _load_model(name: str, rt_config: RunConfig, rt_device: str):
+    """`name` with its --weights override on the run's device; a failure fails the test with the fix."""
     from . import zoo
 
     try:
-        return zoo.load(model_name, device=rt_device, weights=rt_config.weights.get(model_name))
+        return zoo.load(name, device=rt_device, weights=rt_config.weights.get(name))
     except RobustnessTestsError as exc:
         _fail(exc)
 
@@ -402,21 +407,13 @@ def imagenet_c(rt_config: RunConfig, request: pytest.FixtureRequest):
 @pytest.fixture(scope="session")
 def imagenet_c_baseline(rt_config: RunConfig, rt_device: str):
     """The model that normalises CE (--imagenet-c-baseline), or None for AlexNet's constants."""
-    from . import zoo
-
     name = rt_config.imagenet_c_baseline
-    if name is None:
-        return None
-    try:
-        return zoo.load(name, device=rt_device, weights=rt_config.weights.get(name))
-    except RobustnessTestsError as exc:
-        _fail(exc)
+    return None if name is None else _load_model(name, rt_config, rt_device)
 
 
 @pytest.fixture(scope="session")
 def imagenet_p(rt_config: RunConfig, request: pytest.FixtureRequest):
     """ImageNet-P: the released videos (--imagenet-p) or sequences generated from ImageNet validation."""
-    from .data.videos import load_videos  # noqa: F401  (fails early if the module is broken)
     from .imagenet_p import ImageNetP
 
     if rt_config.imagenet_p is not None:
@@ -433,26 +430,14 @@ def imagenet_p(rt_config: RunConfig, request: pytest.FixtureRequest):
 @pytest.fixture(scope="session")
 def imagenet_p_baseline(rt_config: RunConfig, rt_device: str):
     """The model mFR / mT5D are relative to (--imagenet-p-baseline), or None."""
-    from . import zoo
-
     name = rt_config.imagenet_p_baseline
-    if name is None:
-        return None
-    try:
-        return zoo.load(name, device=rt_device, weights=rt_config.weights.get(name))
-    except RobustnessTestsError as exc:
-        _fail(exc)
+    return None if name is None else _load_model(name, rt_config, rt_device)
 
 
 @pytest.fixture(scope="session")
 def other_model(other_model_name: str, rt_config: RunConfig, rt_device: str):
     """The other model of a cross-model claim, loaded once per worker."""
-    from . import zoo
-
-    try:
-        return zoo.load(other_model_name, device=rt_device, weights=rt_config.weights.get(other_model_name))
-    except RobustnessTestsError as exc:
-        _fail(exc)
+    return _load_model(other_model_name, rt_config, rt_device)
 
 
 @pytest.fixture

@@ -38,3 +38,12 @@ def decisions(logits: torch.Tensor, rule: str) -> torch.Tensor:
 def cue_conflict_outcomes(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per image: the decision under each rule (labels are the shape categories, kept for reference)."""
     return {"shape": labels, **{f"decision_{rule}": decisions(logits, rule) for rule in RULES}}
+
+
+def measure_decisions(measure, model, stimuli):
+    """The stored entry of `model`'s decisions on the cue-conflict `stimuli` (224x224, used as they are):
+    the one call every shape-bias claim, single- or cross-model, reads them through."""
+    from .zoo import Preprocessing
+
+    return measure(model, stimuli, benchmark="shape_bias", outcomes=cue_conflict_outcomes,
+                   preprocessing=Preprocessing.exact_size(224))

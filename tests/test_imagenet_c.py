@@ -5,8 +5,6 @@ The estimates (CE, mCE, relative mCE) are checked against the plain formulas in 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +16,7 @@ from robustness_tests.errors import DataError
 from robustness_tests.imagenet_c import PROTOCOL, CorruptionTransform, ImageNetC
 from robustness_tests.make_imagenet_c import make_imagenet_c, target
 
-from test_plugin import SUITE
+from test_plugin import run_suite
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +71,8 @@ def test_on_the_fly_gives_the_pixels_of_the_written_files(released, val1300):
 
 
 def test_suite_runs_on_a_partial_released_folder(released, data_dir, tmp_path):
-    args = [sys.executable, "-m", "pytest", str(SUITE / "test_imagenet_c.py"), "-m", "imagenet_c",
-            f"--imagenet-c={released}", f"--data-dir={data_dir}", f"--cache-dir={tmp_path / 'cache'}",
-            "-p", "no:cacheprovider", "-q", "-rs", "-k", "gaussian_noise-1 or glass_blur-1 or test_mce"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
-    out = proc.stdout
-    assert proc.returncode == 0, out[-3000:] + proc.stderr[-2000:]
+    out = run_suite("test_imagenet_c.py", "-m", "imagenet_c", f"--imagenet-c={released}", "-k",
+                    "gaussian_noise-1 or glass_blur-1 or test_mce", data_dir=data_dir, tmp_path=tmp_path)
     assert "imagenet_c.error" in out and "corruption=gaussian_noise data=released" in out
     assert "no glass_blur/1/ folder" in out
     assert "ImageNet-C is incomplete" in out

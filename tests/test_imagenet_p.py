@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +16,7 @@ from robustness_tests.data.videos import read_video, write_video
 from robustness_tests.errors import DataError, UsageError
 from robustness_tests.imagenet_p import ImageNetP, _frames_of
 
-from test_plugin import SUITE
+from test_plugin import run_suite
 
 cv2 = pytest.importorskip("cv2")
 
@@ -169,11 +167,7 @@ def test_bad_videos_are_named(tmp_path):
 
 
 def test_suite_runs_on_a_released_folder(released, data_dir, tmp_path):
-    args = [sys.executable, "-m", "pytest", str(SUITE / "test_imagenet_p.py"), "-m", "imagenet_p",
-            f"--imagenet-p={released}", f"--data-dir={data_dir}", f"--cache-dir={tmp_path / 'cache'}",
-            "-p", "no:cacheprovider", "-q", "-rs", "-k", "gaussian_noise or brightness or rotate or mean_flip"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
-    out = proc.stdout
-    assert proc.returncode == 0, out[-3000:] + proc.stderr[-2000:]
+    out = run_suite("test_imagenet_p.py", "-m", "imagenet_p", f"--imagenet-p={released}", "-k",
+                    "gaussian_noise or brightness or rotate or mean_flip", data_dir=data_dir, tmp_path=tmp_path)
     assert "imagenet_p.flip_probability" in out and "perturbation=gaussian_noise" in out and "data=released" in out
     assert "rotate is missing" in out

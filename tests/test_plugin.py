@@ -39,6 +39,16 @@ def results(tmp_path: Path) -> dict:
     return json.loads((tmp_path / "report" / "results.json").read_text())
 
 
+def run_suite(suite_file: str, *args: str, data_dir: Path, tmp_path: Path) -> str:
+    """Run one suite file in a fresh interpreter (private cache, skip reasons shown); its stdout, after
+    checking the run passed."""
+    cmd = [sys.executable, "-m", "pytest", str(SUITE / suite_file), f"--data-dir={data_dir}",
+           f"--cache-dir={tmp_path / 'cache'}", "-p", "no:cacheprovider", "-q", "-rs", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
 def run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
 

@@ -104,44 +104,11 @@ def numpy_arange(start: float, stop: float, step: float) -> list[float]:
     return [start + i * delta for i in range(count)]
 
 
-def clipped_zoom_plan(n: int, zoom: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Indices and weights of make_imagenet_c.py's clipped_zoom along one axis of length n.
-
-    The reference crops the central ceil(n / zoom) samples, enlarges them with
-    scipy.ndimage.zoom(order=1) (output round(crop * zoom) samples, input coordinate
-    o * (crop - 1) / (out - 1)), then keeps the central n. Returns (lower index, upper index, weight of
-    the upper) for each of the n kept samples, indices into the uncropped axis.
-    """
-    crop = math.ceil(n / zoom)
-    top = (n - crop) // 2
-    out = round(crop * zoom)
-    trim = (out - n) // 2
-    o = torch.arange(trim, trim + n, dtype=torch.float64)
-    coordinate = o * ((crop - 1) / (out - 1)) if out > 1 else torch.zeros_like(o)
-    lower = torch.floor(coordinate)
-    weight = coordinate - lower
-    lower = lower.long().clamp(0, crop - 1)
-    upper = (lower + 1).clamp(max=crop - 1)
-    return lower + top, upper + top, weight
-
-
-def resample_axis(x: torch.Tensor, dim: int, plan) -> torch.Tensor:
-    lower, upper, weight = plan
-    lower, upper = lower.to(x.device), upper.to(x.device)
-    shape = [1] * x.dim()
-    shape[dim] = -1
-    weight = weight.to(device=x.device, dtype=x.dtype).view(shape)
-    a = x.index_select(dim, lower)
-    b = x.index_select(dim, upper)
-    return a + (b - a) * weight
-
-
 def clipped_zoom(x: torch.Tensor, zoom: float) -> torch.Tensor:
     """make_imagenet_c.py's clipped_zoom on [..., H, W] (the reference assumes a square image).
 
     scipy.ndimage.zoom(order=1) maps output o to input o * (crop - 1) / (out - 1): bilinear interpolation
-    with aligned corners, which F.interpolate computes in one vectorised pass (`clipped_zoom_plan` is the
-    same mapping spelled out, for one axis).
+    with aligned corners, which F.interpolate computes in one vectorised pass.
     """
     h, w = x.shape[-2:]
     crops = [math.ceil(n / zoom) for n in (h, w)]

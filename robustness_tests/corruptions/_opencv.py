@@ -35,8 +35,7 @@ def canny(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
     tg22x = ax * 13573  # tan(22.5 deg) in 15-bit fixed point
     tg67x = tg22x + ax * (shift * 2)
     horizontal = ay < tg22x
-    vertical = ~horizontal & (ay > tg67x)
-    diagonal = ~horizontal & ~vertical
+    vertical = ~horizontal & (ay > tg67x)  # neither: diagonal
     same_sign = (dx * dy) >= 0  # (xs ^ ys) >= 0: s = +1
     local_max = torch.where(
         horizontal,
@@ -48,7 +47,6 @@ def canny(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
         ),
     )
     candidate = (mag > low) & local_max
-    del diagonal
     strong = candidate & (mag > high)
     weak = candidate & ~strong
     h, w = strong.shape[-2:]

@@ -27,15 +27,15 @@ def _per_image(benchmark, model, request, measure, rt_config):
     import numpy as np
 
     if benchmark == "imagenet_c":
-        from robustness_tests.imagenet_c import wrong
+        from robustness_tests.imagenet_c import severity_wrong
 
         source = request.getfixturevalue("imagenet_c")
         names = metrics.IMAGENET_C_CORRUPTIONS
         gaps = [why for c in names for s in range(1, 6) if (why := source.missing(c, s))]
         if gaps:
             pytest.skip(f"ImageNet-C is incomplete: {gaps[0]}")
-        counts = np.stack([sum(wrong(measure, model, source, c, s)[0].astype(int) for s in range(1, 6))
-                           for c in names], axis=1)  # [images, 15]: severities wrong
+        counts = np.stack([severity_wrong(measure, model, source, c)[0].sum(axis=1) for c in names],
+                          axis=1)  # [images, 15]: severities wrong
         alexnet = np.array([5 * np.mean(metrics.ALEXNET_IMAGENET_C_ERRORS[c]) for c in names])
         return (counts,), lambda a: 100.0 * float(np.mean(a.mean(axis=0) / alexnet))
     if benchmark == "imagenet_p":
@@ -57,12 +57,10 @@ def _per_image(benchmark, model, request, measure, rt_config):
         return (entry.arrays["correct"].astype(float),), lambda a: 100.0 * float(a.mean())
     if benchmark == "shape_bias":
         from robustness_tests.data.cue_conflict import categories_of
-        from robustness_tests.shape_bias import cue_conflict_outcomes
-        from robustness_tests.zoo import Preprocessing
+        from robustness_tests.shape_bias import measure_decisions
 
         stimuli = request.getfixturevalue("cue_conflict")
-        entry = measure(model, stimuli, benchmark="shape_bias", outcomes=cue_conflict_outcomes,
-                        preprocessing=Preprocessing.exact_size(224))
+        entry = measure_decisions(measure, model, stimuli)
         shape, texture = categories_of(stimuli)
         arrays = (entry.arrays["decision_max"], np.asarray(shape), np.asarray(texture))
         return arrays, lambda d, s, t: metrics.shape_bias_value(d, s, t)

@@ -23,35 +23,20 @@ def _context(source):
 
 def _all_wrong(measure, model, source, corruptions):
     """{corruption: bool [n, 5]}, or a skip naming what the released folder lacks."""
-    import numpy as np
-
-    from robustness_tests.imagenet_c import wrong
+    from robustness_tests.errors import DataError
+    from robustness_tests.imagenet_c import severity_wrong
 
     gaps = [why for c in corruptions for s in SEVERITIES if (why := source.missing(c, s))]
     if gaps:
         pytest.skip(f"ImageNet-C is incomplete: {len(gaps)} corruption/severity folder(s) missing, e.g. {gaps[0]}")
-    out, datasets, cached = {}, [], True
-    for c in corruptions:
-        columns = []
-        for s in SEVERITIES:
-            w, ds, was_cached = wrong(measure, model, source, c, s)
-            columns.append(w)
-            datasets.append(ds)
-            cached &= bool(was_cached)
-        if len({len(col) for col in columns}) != 1:
-            pytest.skip(f"{c}: severities hold different numbers of images; CE needs the same images at every "
-                        "severity")
-        out[c] = np.stack(columns, axis=1)
-    return out, datasets[0], cached
-
-
-def _clean_wrong(measure, model, source):
-    """Clean outcomes on the same images (generated data only: the released files have no clean copy)."""
-    if source.kind != "generated":
-        return None
-    entry = measure(model, source.clean, benchmark="imagenet_c", transform=None, transform_id="clean",
-                    preprocessing=source.preprocessing)
-    return ~entry.arrays["correct"].astype(bool)
+    out, cached = {}, True
+    try:
+        for c in corruptions:
+            out[c], dataset, was_cached = severity_wrong(measure, model, source, c)
+            cached &= was_cached
+    except DataError as exc:
+        pytest.skip(str(exc))
+    return out, dataset, cached
 
 
 @pytest.mark.parametrize("severity", SEVERITIES)
@@ -68,20 +53,21 @@ def test_error_per_corruption_and_severity(corruption, severity, robust_model, i
 
 
 def _estimates(measure, model, source, baseline, confidence, corruptions=metrics.IMAGENET_C_CORRUPTIONS):
+    from robustness_tests.imagenet_c import clean_wrong
+
     wrong, dataset, cached = _all_wrong(measure, model, source, corruptions)
+    clean = clean_wrong(measure, model, source)
     kwargs = {}
     if baseline is not None:
         kwargs["baseline_wrong"] = _all_wrong(measure, baseline, source, corruptions)[0]
-        kwargs["baseline_clean_wrong"] = _clean_wrong(measure, baseline, source)
-    estimates = metrics.imagenet_c_estimates(wrong, confidence=confidence,
-                                             clean_wrong=_clean_wrong(measure, model, source),
+        kwargs["baseline_clean_wrong"] = clean_wrong(measure, baseline, source)
+    estimates = metrics.imagenet_c_estimates(wrong, confidence=confidence, clean_wrong=clean,
                                              corruptions=corruptions, **kwargs)
     normalizer = baseline.name if baseline is not None else "alexnet"
     # what the regression gate recomputes these metrics from (AlexNet-normalised ones only)
     per_image = None
     if baseline is None:
         per_image = {f"wrong:{c}": w.sum(axis=1) for c, w in wrong.items()}
-        clean = _clean_wrong(measure, model, source)
         if clean is not None:
             per_image["clean_wrong"] = clean
     deviation = None

@@ -65,23 +65,15 @@ def _mean_estimate(per, index, confidence):
     return metrics.bootstrap(lambda a: float(a.mean(0).mean()), stacked, confidence=confidence)
 
 
-def test_mean_flip_probability(robust_model, imagenet_p, measure_sequences, claims, rt_config):
+@pytest.mark.parametrize(("metric", "index"), [("imagenet_p.mean_flip_probability", 0),
+                                              ("imagenet_p.mean_top5_distance", 1)])
+def test_mean_over_perturbations(metric, index, robust_model, imagenet_p, measure_sequences, claims, rt_config):
     d = rt_config.imagenet_p_difficulty
     per = _all(measure_sequences, robust_model, imagenet_p, d)
     first = next(iter(per.values()))
-    claims.check("imagenet_p.mean_flip_probability", _mean_estimate(per, 0, claims.confidence), dataset=first[2],
-                 cached=all(v[3] for v in per.values()), per_image={f"sequence:{p}": v[0] for p, v in per.items()},
-                 details={"per_perturbation": {p: float(v[0].mean()) for p, v in per.items()},
-                          "source": imagenet_p.describe()}, **_context(imagenet_p, d))
-
-
-def test_mean_top5_distance(robust_model, imagenet_p, measure_sequences, claims, rt_config):
-    d = rt_config.imagenet_p_difficulty
-    per = _all(measure_sequences, robust_model, imagenet_p, d)
-    first = next(iter(per.values()))
-    claims.check("imagenet_p.mean_top5_distance", _mean_estimate(per, 1, claims.confidence), dataset=first[2],
-                 cached=all(v[3] for v in per.values()), per_image={f"sequence:{p}": v[1] for p, v in per.items()},
-                 details={"per_perturbation": {p: float(v[1].mean()) for p, v in per.items()},
+    claims.check(metric, _mean_estimate(per, index, claims.confidence), dataset=first[2],
+                 cached=all(v[3] for v in per.values()), per_image={f"sequence:{p}": v[index] for p, v in per.items()},
+                 details={"per_perturbation": {p: float(v[index].mean()) for p, v in per.items()},
                           "source": imagenet_p.describe()}, **_context(imagenet_p, d))
 
 

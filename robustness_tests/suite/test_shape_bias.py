@@ -9,7 +9,6 @@ import pytest
 
 from robustness_tests import metrics
 from robustness_tests.data.cue_conflict import ATTRIBUTION, CATEGORIES, RULES, categories_of
-from robustness_tests.zoo import Preprocessing
 
 pytestmark = pytest.mark.shape_bias
 
@@ -17,10 +16,9 @@ BASELINE = "resnext101_32x8d"  # the paper's ImageNet-trained baseline
 
 
 def _decisions(measure, model, stimuli):
-    from robustness_tests.shape_bias import cue_conflict_outcomes  # torch: not at collection
+    from robustness_tests.shape_bias import measure_decisions  # torch: not at collection
 
-    return measure(model, stimuli, benchmark="shape_bias", outcomes=cue_conflict_outcomes,
-                   preprocessing=Preprocessing.exact_size(224))
+    return measure_decisions(measure, model, stimuli)
 
 
 @pytest.mark.parametrize("rule", RULES)
