@@ -2,6 +2,10 @@
 
     python bench/corruption_top1_fidelity.py --data-dir=../shared/data --images 200 [--threads 1]
 
+The full check (all 1300 images, every corruption) takes hours on a small CPU, most of it the reference's
+glass blur (~1 s per image and severity); the JSON output is rewritten after every severity and a rerun with
+the same --output resumes where it stopped (rows measured on a different image count are measured again).
+
 For every corruption (the 15 and the 4 extra) and severity: corrupt the same Resize(256)/CenterCrop(224)
 validation images with `robustness_tests.corruptions.corrupt` and with Hendrycks' own functions (the
 isolated environment of tests/reference_env.py), pass both through the JPEG quality-85 round trip the
@@ -60,24 +64,34 @@ def main() -> None:
     nhwc = images.permute(0, 2, 3, 1).numpy()
     clean = top1_errors(model, images, labels, args.batch_size).float().mean().item()
     print(f"{args.model} on {len(images)} images, clean error (after JPEG q85) {100 * clean:.2f}%", flush=True)
+    output = Path(args.output)
     table = {}
+    if output.is_file():
+        previous = json.loads(output.read_text())
+        if previous.get("model") == args.model and previous.get("images") == len(images):
+            table = previous["corruptions"]
+
+    def save() -> None:
+        text = json.dumps({"model": args.model, "images": len(images), "clean_error": clean, "corruptions": table},
+                          indent=1)
+        partial = output.with_name(output.name + ".partial")
+        partial.write_text(text)
+        partial.replace(output)  # atomic: an interrupted run never leaves a torn table
+
     for name in args.corruptions.split(","):
         start = time.time()
-        jobs = [{"key": str(s), "corruption": name, "severity": s, "seed": s} for s in range(1, 6)]
-        reference = run_reference(nhwc, jobs, data / "frost")
-        ours_err, ref_err = [], []
-        for s in range(1, 6):
+        row = table.setdefault(name, {"ours": [], "reference": []})
+        for s in range(len(row["ours"]) + 1, 6):
+            job = {"key": str(s), "corruption": name, "severity": s, "seed": s}
+            ref = torch.from_numpy(run_reference(nhwc, [job], data / "frost")[str(s)]).permute(0, 3, 1, 2).contiguous()
             ours = corrupt(images, name, s, seed=0)
-            ref = torch.from_numpy(reference[str(s)]).permute(0, 3, 1, 2).contiguous()
-            ours_err.append(100 * top1_errors(model, ours, labels, args.batch_size).float().mean().item())
-            ref_err.append(100 * top1_errors(model, ref, labels, args.batch_size).float().mean().item())
-        diff = float(np.mean(ours_err) - np.mean(ref_err))
-        table[name] = {"ours": ours_err, "reference": ref_err, "mean_diff_points": diff}
-        print(f"{name:17s} ours {' '.join(f'{e:5.1f}' for e in ours_err)} | reference "
-              f"{' '.join(f'{e:5.1f}' for e in ref_err)} | mean diff {diff:+.2f} points  ({time.time() - start:.0f} s)",
-              flush=True)
-        Path(args.output).write_text(json.dumps({"model": args.model, "images": len(images), "clean_error": clean,
-                                                 "corruptions": table}, indent=1))
+            row["reference"].append(100 * top1_errors(model, ref, labels, args.batch_size).float().mean().item())
+            row["ours"].append(100 * top1_errors(model, ours, labels, args.batch_size).float().mean().item())
+            row["mean_diff_points"] = float(np.mean(row["ours"]) - np.mean(row["reference"]))
+            save()
+        print(f"{name:17s} ours {' '.join(f'{e:5.1f}' for e in row['ours'])} | reference "
+              f"{' '.join(f'{e:5.1f}' for e in row['reference'])} | mean diff {row['mean_diff_points']:+.2f} points  "
+              f"({time.time() - start:.0f} s)", flush=True)
     worst = max(abs(v["mean_diff_points"]) for v in table.values())
     print(f"corruption_top1_max_abs_diff: {worst:.2f}")
 

@@ -182,12 +182,8 @@ def sequence(images: torch.Tensor, name: str, difficulty: int = 1, *, seed: int 
                 moving = magick_quantize(magick_motion_blur(layer, 14, 4, torch.full((n,), i * 4.0 - 150))) / 255
                 frames.append(_to_uint8((base + moving + moving.flip(-1, -2)).clamp(0, 1)))
         elif name == "brightness":
-            hsv = rgb_to_hsv(x.double())
-            frames = []
-            for i in range(count):
-                shifted = hsv.clone()
-                shifted[:, 2] = (shifted[:, 2] + (i - 15) * 2 / 100.0).clamp(0, 1)
-                frames.append(_to_uint8(hsv_to_rgb(shifted)))
+            h, s, v = rgb_to_hsv(x.double())
+            frames = [_to_uint8(hsv_to_rgb(h, s, (v + (i - 15) * 2 / 100.0).clamp(0, 1))) for i in range(count)]
         elif name == "translate":
             from torchvision.transforms.v2 import InterpolationMode
 

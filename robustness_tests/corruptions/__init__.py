@@ -101,12 +101,24 @@ def corrupt(
     indices = [int(i) for i in indices]
     if len(indices) != n:
         raise UsageError(f"indices has {len(indices)} entries for {n} images")
-    streams = Streams([derive_seed(seed, name, severity, i) for i in indices], images.device)
+    seeds = [derive_seed(seed, name, severity, i) for i in indices]
+    chunk = corruption.cpu_chunk if images.device.type == "cpu" else None
+    if chunk is None or n <= chunk:
+        return _run(corruption, images, severity, seeds)
+    out = torch.empty_like(images)
+    for start in range(0, n, chunk):
+        part = slice(start, start + chunk)
+        out[part] = _run(corruption, images[part], severity, seeds[part])
+    return out
+
+
+def _run(corruption: Corruption, images: torch.Tensor, severity: int, seeds: list[int]) -> torch.Tensor:
+    streams = Streams(seeds, images.device)
     with torch.no_grad():
         if corruption.exact_uint8:
             return corruption.kernel(images, severity, streams)
         out = corruption.kernel(images.float(), severity, streams)
-    return out.clamp(0, 255).to(torch.uint8)
+    return out.clamp_(0, 255).to(torch.uint8)
 
 
 __all__ = ["EXTRA", "NAMES", "SEVERITIES", "corrupt", "get"]

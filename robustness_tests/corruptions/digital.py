@@ -34,52 +34,54 @@ def contrast(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     return ((x - means) * c + means).clamp(0, 1) * 255
 
 
-def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
-    """skimage.color.rgb2hsv on [N, 3, H, W] in [0, 1]; where two channels tie for the maximum the later
-    one (blue over green over red) sets the hue, as skimage's successive assignments do."""
+def rgb_to_hsv(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """skimage.color.rgb2hsv on [N, 3, H, W] in [0, 1], operation for operation (so the float64 results
+    are bit-identical): h, s, v as [N, H, W]. Where channels tie for the maximum the later one (blue over
+    green over red) sets the hue, as skimage's successive assignments do."""
     r, g, b = x.unbind(1)
-    v = x.amax(dim=1)
-    delta = v - x.amin(dim=1)
-    safe = torch.where(delta == 0, torch.ones_like(delta), delta)
-    h = torch.zeros_like(v)
-    h = torch.where(r == v, (g - b) / safe, h)
-    h = torch.where(g == v, 2.0 + (b - r) / safe, h)
-    h = torch.where(b == v, 4.0 + (r - g) / safe, h)
-    h = torch.remainder(h / 6.0, 1.0)
-    h = torch.where(delta == 0, torch.zeros_like(h), h)
-    s = torch.where(delta == 0, torch.zeros_like(v), delta / torch.where(v == 0, torch.ones_like(v), v))
-    return torch.stack([h, s, v], dim=1)
+    v = torch.maximum(torch.maximum(r, g), b)
+    delta = v - torch.minimum(torch.minimum(r, g), b)
+    grey = delta == 0
+    safe = torch.where(grey, 1.0, delta)
+    h = torch.where(b == v, 4.0 + (r - g) / safe, torch.where(g == v, 2.0 + (b - r) / safe, (g - b) / safe))
+    h = torch.where(grey, 0.0, torch.remainder(h / 6.0, 1.0))
+    s = torch.where(grey, 0.0, delta / torch.where(v == 0, 1.0, v))
+    return h, s, v
 
 
-def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    """skimage.color.hsv2rgb."""
-    h, s, v = x.unbind(1)
-    hi = torch.floor(h * 6)
-    f = h * 6 - hi
+def hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """skimage.color.hsv2rgb, operation for operation: [N, H, W] planes to [N, 3, H, W]."""
+    h6 = h * 6
+    sector = torch.floor(h6)
+    f = h6 - sector
     p = v * (1 - s)
     q = v * (1 - f * s)
     t = v * (1 - (1 - f) * s)
-    hi = torch.remainder(hi, 6).long()
-    table = torch.stack(
-        [torch.stack(c, dim=0) for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))]
-    )  # [6, 3, N, H, W]
-    out = table.gather(0, hi[None, None].expand(1, 3, *hi.shape))[0]
-    return out.permute(1, 0, 2, 3)
+    sector = torch.remainder(sector, 6).to(torch.uint8)
+
+    def choose(*per_sector: torch.Tensor) -> torch.Tensor:  # np.choose over the six sectors
+        out = per_sector[5]
+        for k in range(5):
+            out = torch.where(sector == k, per_sector[k], out)
+        return out
+
+    return torch.stack([choose(v, q, p, p, t, v), choose(t, v, v, q, p, p), choose(p, p, t, v, v, q)], dim=1)
 
 
-@register("brightness", "digital", random=False)
+# HSV round trips run ~25 float64 passes over their planes: one image at a time keeps them in the cache.
+@register("brightness", "digital", random=False, cpu_chunk=1)
 def brightness(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
-    hsv = rgb_to_hsv(x.double() / 255.0)
-    hsv[:, 2] = (hsv[:, 2] + BRIGHTNESS[severity - 1]).clamp(0, 1)
-    return hsv_to_rgb(hsv).clamp(0, 1) * 255
+    h, s, v = rgb_to_hsv(x.double() / 255.0)
+    v = (v + BRIGHTNESS[severity - 1]).clamp_(0, 1)
+    return hsv_to_rgb(h, s, v).clamp_(0, 1).mul_(255)
 
 
-@register("saturate", "digital", random=False)
+@register("saturate", "digital", random=False, cpu_chunk=1)
 def saturate(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     scale, shift = SATURATE[severity - 1]
-    hsv = rgb_to_hsv(x.double() / 255.0)
-    hsv[:, 1] = (hsv[:, 1] * scale + shift).clamp(0, 1)
-    return hsv_to_rgb(hsv).clamp(0, 1) * 255
+    h, s, v = rgb_to_hsv(x.double() / 255.0)
+    s = (s * scale + shift).clamp_(0, 1)
+    return hsv_to_rgb(h, s, v).clamp_(0, 1).mul_(255)
 
 
 def jpeg_round_trip(x: torch.Tensor, quality: int) -> torch.Tensor:
