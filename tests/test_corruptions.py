@@ -195,3 +195,44 @@ def test_glass_shuffle_is_the_sequential_loop(h, w, delta, iterations):
                     h_prime, w_prime = hh + dy, ww + dx
                     im[hh, ww], im[h_prime, w_prime] = im[h_prime, w_prime], im[hh, ww]
     assert np.array_equal(ours, expected)
+
+
+@pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
+def test_shot_noise_tables_give_the_reference_distribution_exactly(severity):
+    """Per grey level v, the alias tables imply exactly the law of the reference's
+    np.uint8(clip(Poisson(v / 255 * c) / c, 0, 1) * 255) (computed here from scipy's Poisson pmf)."""
+    from scipy.stats import poisson
+
+    from robustness_tests.corruptions.noise import SHOT, _poisson_alias
+
+    c = SHOT[severity - 1]
+    keep, own, other = (t.numpy() for t in _poisson_alias(c))
+    implied = np.zeros((256, 256))
+    for v in range(256):
+        np.add.at(implied[v], own[v], keep[v] / (c + 1))
+        np.add.at(implied[v], other[v], (1 - keep[v]) / (c + 1))
+    expected = np.zeros((256, 256))
+    k = np.arange(c + 1)
+    for v in range(256):
+        pmf = poisson.pmf(k, v / 255 * c)
+        pmf[c] = poisson.sf(c - 1, v / 255 * c)  # P(K >= c): saturates
+        np.add.at(expected[v], np.uint8(np.clip(k / c, 0, 1) * 255), pmf)
+    np.testing.assert_allclose(implied, expected, atol=1e-12)
+
+
+def test_impulse_flips_are_independent_bernoulli_trials():
+    """The Geometric-gap sampler: each position flips with probability p, independently of its neighbour."""
+    from robustness_tests.corruptions.noise import _bernoulli_positions
+
+    g = torch.Generator().manual_seed(0)
+    n, p, reps = 10_000, 0.09, 60
+    hits = torch.zeros(reps, n)
+    for r in range(reps):
+        positions = _bernoulli_positions(n, p, g)
+        assert torch.all(positions[1:] > positions[:-1]) and positions.max() < n
+        hits[r, positions] = 1
+    rate = hits.mean().item()
+    assert abs(rate - p) < 4 * (p * (1 - p) / hits.numel()) ** 0.5
+    joint = (hits[:, 1:] * hits[:, :-1]).mean().item()  # P(both neighbours flip) = p^2
+    assert abs(joint - p * p) < 4 * (p * p / hits[:, 1:].numel()) ** 0.5
+    assert abs(hits[:, 0].mean().item() - p) < 4 * (p * (1 - p) / reps) ** 0.5 + 0.05  # the first position too

@@ -34,16 +34,17 @@ class Streams:
     def __len__(self) -> int:
         return len(self.generators)
 
-    def _fill(self, shape: tuple[int, ...], fill) -> torch.Tensor:
+    def _fill(self, shape: tuple[int, ...], fill, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """One [N, *shape] tensor; image i's slice filled in place from generator i (no stacking copy)."""
         kind = "cuda" if self.device.type == "cuda" else "cpu"
-        out = torch.empty((len(self.generators), *shape), device=kind)
+        out = torch.empty((len(self.generators), *shape), device=kind, dtype=dtype)
         for row, g in zip(out, self.generators):
             fill(row, g)
         return out.to(self.device)
 
-    def uniform(self, shape: tuple[int, ...], low: float = 0.0, high: float = 1.0) -> torch.Tensor:
-        return self._fill(shape, lambda row, g: row.uniform_(low, high, generator=g))
+    def uniform(self, shape: tuple[int, ...], low: float = 0.0, high: float = 1.0,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return self._fill(shape, lambda row, g: row.uniform_(low, high, generator=g), dtype)
 
     def normal(self, shape: tuple[int, ...], mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
         return self._fill(shape, lambda row, g: row.normal_(mean, std, generator=g))
