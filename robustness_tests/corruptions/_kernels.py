@@ -72,11 +72,36 @@ def separable(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.
     return torch.matmul(torch.matmul(rows, x), cols.transpose(0, 1))
 
 
+BAND_BLOCK = 32  # output rows per block of a banded filter matrix
+
+
+@lru_cache(maxsize=256)
+def _band_blocks(n: int, taps: tuple[float, ...], mode: str) -> tuple[tuple[int, int, int, int, torch.Tensor], ...]:
+    """A filter matrix cut into blocks of BAND_BLOCK output rows, each with only the input columns it
+    reads: (out_start, out_end, in_start, in_end, block). A narrow filter (a few dozen taps on 224 samples)
+    then costs a fraction of the dense product; a wide one degrades to it."""
+    matrix = _filter_matrix(n, taps, mode)
+    blocks = []
+    for start in range(0, n, BAND_BLOCK):
+        end = min(n, start + BAND_BLOCK)
+        used = (matrix[start:end] != 0).any(0).nonzero().flatten()
+        first, last = int(used.min()), int(used.max()) + 1
+        blocks.append((start, end, first, last, matrix[start:end, first:last].contiguous()))
+    return tuple(blocks)
+
+
 def gaussian_filter(x: torch.Tensor, sigma: float, *, mode: str = "nearest", truncate: float = 4.0) -> torch.Tensor:
-    """scipy.ndimage.gaussian_filter over the last two axes (what skimage.filters.gaussian does per channel)."""
-    taps = gaussian_taps(sigma, truncate)
+    """scipy.ndimage.gaussian_filter over the last two axes (what skimage.filters.gaussian does per channel):
+    the rows' filter matrix from the left, the columns' from the right, each applied block by block."""
+    key = tuple(float(t) for t in gaussian_taps(sigma, truncate).tolist())
     h, w = x.shape[-2:]
-    return separable(x, filter_matrix(h, taps, mode, x), filter_matrix(w, taps, mode, x))
+    down = torch.empty_like(x)
+    for start, end, first, last, block in _band_blocks(h, key, mode):
+        torch.matmul(block.to(x.device, x.dtype), x[..., first:last, :], out=down[..., start:end, :])
+    out = torch.empty_like(x)
+    for start, end, first, last, block in _band_blocks(w, key, mode):
+        torch.matmul(down[..., :, first:last], block.to(x.device, x.dtype).T, out=out[..., :, start:end])
+    return out
 
 
 def correlate2d_fft(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -122,23 +147,26 @@ def clipped_zoom(x: torch.Tensor, zoom: float) -> torch.Tensor:
 
 
 def bilinear_sample(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, mode: str) -> torch.Tensor:
-    """Sample [N, C, H, W] at real coordinates rows/cols [N, H', W'] with linear interpolation;
-    neighbours outside the image are mapped back with `mode` (see `extend`)."""
-    n, c, h, w = x.shape
-    r0 = torch.floor(rows)
-    c0 = torch.floor(cols)
-    fr = (rows - r0).to(x.dtype).unsqueeze(1)
-    fc = (cols - c0).to(x.dtype).unsqueeze(1)
-    r0, c0 = r0.long(), c0.long()
-    flat = x.reshape(n, c, h * w)
+    """Sample [N, C, H, W] at real coordinates rows/cols [N, H', W'] with linear interpolation; neighbours
+    outside the image are mapped back with `mode` (see `extend`): 'mirror' (OpenCV BORDER_REFLECT_101),
+    'reflect' (scipy's half-sample reflection) or 'nearest'.
 
-    def at(ri, ci):
-        index = (extend(ri, h, mode) * w + extend(ci, w, mode)).reshape(n, 1, -1).expand(n, c, -1)
-        return flat.gather(2, index).reshape(n, c, *rows.shape[1:])
+    One F.grid_sample call. Its reflection padding reflects the coordinate about the first and last pixel
+    centres (align_corners=True) or the image edges (align_corners=False); a linear interpolation of a
+    signal extended symmetrically about a point equals the interpolation at the reflected coordinate, so
+    both match the index-extension definition exactly (tested against scipy's map_coordinates).
+    """
+    h, w = x.shape[-2:]
+    corners = {"mirror": True, "reflect": False, "nearest": True}[mode]
+    padding = "border" if mode == "nearest" else "reflection"
 
-    top = at(r0, c0) * (1 - fc) + at(r0, c0 + 1) * fc
-    bottom = at(r0 + 1, c0) * (1 - fc) + at(r0 + 1, c0 + 1) * fc
-    return top * (1 - fr) + bottom * fr
+    def normalise(coord: torch.Tensor, size: int) -> torch.Tensor:
+        if corners:
+            return coord * (2.0 / max(size - 1, 1)) - 1.0
+        return (coord * 2.0 + 1.0) / size - 1.0
+
+    grid = torch.stack([normalise(cols, w), normalise(rows, h)], dim=-1).to(x.dtype)
+    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=corners)
 
 
 # -- ImageMagick ------------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ def disk(radius: int, alias_blur: float) -> torch.Tensor:
     return separable(aliased, m, m).to(torch.float32)
 
 
-@register("defocus_blur", "blur", random=False, min_size=lambda s: 2 * max(8, DEFOCUS[s - 1][0]) + 2)
+@register("defocus_blur", "blur", random=False, cpu_chunk=1,
+          min_size=lambda s: 2 * max(8, DEFOCUS[s - 1][0]) + 2)
 def defocus_blur(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     radius, alias = DEFOCUS[severity - 1]
     kernel = disk(radius, alias).to(x.device)
@@ -100,7 +101,7 @@ def glass_shuffle(x: torch.Tensor, delta: int, iterations: int, rng: Streams) ->
     return flat.gather(2, source[:, None, :].expand(n, c, -1)).reshape(n, c, h, w)
 
 
-@register("glass_blur", "blur", random=True, min_size=lambda s: 2 * GLASS[s - 1][1] + 2)
+@register("glass_blur", "blur", random=True, cpu_chunk=16, min_size=lambda s: 2 * GLASS[s - 1][1] + 2)
 def glass_blur(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     sigma, delta, iterations = GLASS[severity - 1]
     x = torch.floor(gaussian_filter(x / 255.0, sigma) * 255)  # np.uint8 truncates

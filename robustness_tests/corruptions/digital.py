@@ -26,7 +26,7 @@ ELASTIC = (
 )  # displacement scale, displacement smoothness (sigma), affine jitter
 
 
-@register("contrast", "digital", random=False)
+@register("contrast", "digital", random=False, cpu_chunk=1)
 def contrast(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     c = CONTRAST[severity - 1]
     x = x.double() / 255.0
@@ -108,7 +108,7 @@ def jpeg_round_trip(x: torch.Tensor, quality: int) -> torch.Tensor:
     return torch.stack(out).to(x.device)
 
 
-@register("jpeg_compression", "digital", random=False, exact_uint8=True)
+@register("jpeg_compression", "digital", random=False, exact_uint8=True, cpu_chunk=None)
 def jpeg_compression(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     return jpeg_round_trip(x, JPEG[severity - 1])
 
@@ -190,16 +190,15 @@ def warp_affine(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     source coordinates rounded to 1/32 pixel as OpenCV's interpolation tables are."""
     n, _, h, w = x.shape
     full = torch.cat([matrix, torch.tensor([[[0.0, 0.0, 1.0]]], dtype=torch.float64).expand(n, 1, 3)], dim=1)
-    inverse = torch.linalg.inv(full)[:, :2]  # [N, 2, 3]
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
-    grid = torch.stack([xs, ys, torch.ones_like(xs)])  # [3, H, W]
-    source = torch.einsum("nij,jhw->nihw", inverse, grid)
+    inverse = torch.linalg.inv(full)[:, :2, :, None, None]  # [N, 2, 3, 1, 1]
+    xs = torch.arange(w, dtype=torch.float64)[None, :]
+    ys = torch.arange(h, dtype=torch.float64)[:, None]
+    source = inverse[:, :, 0] * xs + inverse[:, :, 1] * ys + inverse[:, :, 2]  # [N, 2, H, W]: (x, y)
     source = torch.floor(source * 32 + 0.5) / 32
-    cols, rows = source[:, 0].to(x.device, x.dtype), source[:, 1].to(x.device, x.dtype)
-    return bilinear_sample(x, rows, cols, "mirror")
+    return bilinear_sample(x, source[:, 1].to(x.device), source[:, 0].to(x.device), "mirror")
 
 
-@register("elastic_transform", "digital", random=True, min_size=8)
+@register("elastic_transform", "digital", random=True, min_size=8, cpu_chunk=1)
 def elastic_transform(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     alpha, sigma, jitter = ELASTIC[severity - 1]
     n, _, h, w = x.shape

@@ -35,7 +35,7 @@ SPATTER = (
 )  # mean, std, sigma, threshold, intensity / mud sigma, water (0) or mud (1)
 
 
-@register("snow", "weather", random=True, min_size=8)
+@register("snow", "weather", random=True, cpu_chunk=1, min_size=8)
 def snow(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     mean, std, zoom, threshold, radius, sigma, weight = SNOW[severity - 1]
     _n, _, h, w = x.shape
