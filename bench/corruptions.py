@@ -1,12 +1,17 @@
 """Per-corruption throughput of our batched kernels vs the reference generator's functions, as ratios.
 
     python bench/corruptions.py --data-dir=../shared/data [--batch-size 64] [--severity 3] [--device cpu]
+                                [--threads 1]
 
 The same 224x224 validation images (Resize(256), CenterCrop(224)) go through
 `robustness_tests.corruptions.corrupt` (one batched call, warmed up once) and through Hendrycks' own
 functions (PyPI imagenet-c 0.0.3, image by image, in the isolated environment of tests/reference_env.py,
-timed inside that process around each call). Prints per corruption: reference ms/image, ours ms/image,
-the speedup; the last line is `corruptions_speedup_geomean: <x>`.
+timed inside that process around each call up to its uint8 result). Prints per corruption: reference
+ms/image, ours ms/image, the speedup; the last line is `corruptions_speedup_geomean: <x>`.
+
+Equal resources by default: the reference is single-threaded Python, so ours runs on one CPU thread too
+(`--threads 1`); `--threads N` shows what more cores add (the reference would scale by running N
+processes, as make_imagenet_c.py's data loader workers do).
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ def main() -> None:
     parser.add_argument("--reference-images", type=int, default=None,
                         help="images timed in the reference (default: the batch; glass_blur: 8, it takes ~1 s each)")
     parser.add_argument("--corruptions", default=",".join(NAMES + EXTRA))
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for ours (default 1, as the reference)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     data = Path(args.data_dir)
     set_data_mirror(data)
     subset = load_imagenet_val(data / "imagenet-val-1300").take(args.batch_size, seed=0)

@@ -10,8 +10,17 @@ import torch.nn.functional as F
 
 
 def _correlate3(x: torch.Tensor, kernel: list[list[float]], pad_mode: str) -> torch.Tensor:
-    k = torch.tensor(kernel, dtype=x.dtype, device=x.device)[None, None]
-    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode=pad_mode), k)
+    """3x3 correlation as a sum of shifted views of the padded image (CPU conv2d has no fast path for one
+    channel). Every caller passes integer grey levels and an integer kernel, so the sums are exact in
+    float32 whatever their order."""
+    padded = F.pad(x, (1, 1, 1, 1), mode=pad_mode)
+    h, w = x.shape[-2:]
+    out = torch.zeros_like(x)
+    for i, row in enumerate(kernel):
+        for j, weight in enumerate(row):
+            if weight:
+                out.add_(padded[..., i : i + h, j : j + w], alpha=weight)
+    return out
 
 
 def saturate_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -72,37 +81,41 @@ def distance_transform_l2_5(x: torch.Tensor, limit: float | None = None) -> torc
     `limit` is accepted for callers that truncate the result afterwards; the passes are exact anyway.
     """
     a, b, c = 65536, round(1.4 * 65536), round(2.1969 * 65536)
-    far = 1 << 40
+    far = 1 << 30  # int32 is enough: 2^30 plus a few costs stays below 2^31, real distances stay far below
     n, ch, h, w = x.shape
-    d = torch.where(x == 0, 0, far).to(torch.int64).reshape(n * ch, h, w)
-    pad = torch.full((n * ch, h + 4, w + 4), far, dtype=torch.int64, device=x.device)
-    pad[:, 2 : h + 2, 2 : w + 2] = d
-    ramp = torch.arange(w, device=x.device, dtype=torch.int64) * a
-    # (row offset, column offset, cost) read by the forward pass; the backward pass mirrors them
-    upper = ((-2, -1, c), (-2, 1, c), (-1, -2, c), (-1, -1, b), (-1, 0, a), (-1, 1, b), (-1, 2, c))
+    pad = torch.full((n * ch, h + 4, w + 4), far, dtype=torch.int32, device=x.device)
+    pad[:, 2 : h + 2, 2 : w + 2] = torch.where(x == 0, 0, far).reshape(n * ch, h, w)
+    ramp = torch.arange(w, device=x.device, dtype=torch.int32) * a
+    back = ramp.flip(0)
+    # costs of the mask's already-visited neighbours: five in the row before (column offsets -2..2), two
+    # in the row before that (-1, +1); the backward pass mirrors them (symmetric costs, same vectors)
+    near = torch.tensor([c, b, a, b, c], dtype=torch.int32, device=x.device)
+    next_near = torch.tensor([c, far - 1, c], dtype=torch.int32, device=x.device)  # no overflow: far + far - 1
+    stride = pad.stride()
+
+    def windows(r: int, size: int) -> torch.Tensor:  # [N, W, size] view: row r, columns j .. j + size - 1
+        first = (5 - size) // 2
+        return pad[:, r, first:].as_strided((n * ch, w, size), (stride[0], 1, 1))
+
     for direction in (1, -1):
-        rows = range(h) if direction == 1 else range(h - 1, -1, -1)
-        for i in rows:
-            r = i + 2
-            t = pad[:, r, 2 : w + 2]
-            for dr, dc, cost in upper:
-                dr, dc = dr * direction, dc * direction
-                t = torch.minimum(t, pad[:, r + dr, 2 + dc : 2 + dc + w] + cost)
-            if direction == 1:
+        rows = range(2, h + 2) if direction == 1 else range(h + 1, 1, -1)
+        for r in rows:
+            t = torch.minimum(pad[:, r, 2 : w + 2], (windows(r - direction, 5) + near).amin(2))
+            t = torch.minimum(t, (windows(r - 2 * direction, 3) + next_near).amin(2))
+            if direction == 1:  # left neighbour chain d[j] = min(t[j], d[j-1] + a): a running minimum
                 t = ramp + torch.cummin(t - ramp, dim=1).values
             else:
-                back = ramp.flip(0)
                 t = back + torch.cummin((t - back).flip(1), dim=1).values.flip(1)
             pad[:, r, 2 : w + 2] = t
-    d = pad[:, 2 : h + 2, 2 : w + 2].clamp(max=far).reshape(n, ch, h, w)
+    d = pad[:, 2 : h + 2, 2 : w + 2].reshape(n, ch, h, w)
     return (d.double() / 65536).to(torch.float32).to(x.dtype)
 
 
 def box_blur3(x: torch.Tensor) -> torch.Tensor:
-    """cv2.blur(x, (3, 3)) before its final cast (BORDER_REFLECT_101): the sum times 1/9 in double,
-    then float32, as OpenCV's box filter computes it."""
-    total = _correlate3(x.double(), [[1.0] * 3] * 3, "reflect")
-    return (total * (1.0 / 9)).float().to(x.dtype)
+    """cv2.blur(x, (3, 3)) before its final cast (BORDER_REFLECT_101): the (exact, integer) sum times 1/9
+    in double, then float32, as OpenCV's box filter computes it."""
+    total = _correlate3(x, [[1] * 3] * 3, "reflect")
+    return (total.double() * (1.0 / 9)).float().to(x.dtype)
 
 
 def equalize_hist(x: torch.Tensor) -> torch.Tensor:

@@ -140,21 +140,25 @@ def _box_taps(size_in: int, size_out: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def pil_box_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """PIL `Image.resize((width, height), Image.BOX)` on grey levels [N, C, H, W]: the horizontal pass,
-    rounded to 8 bits, then the vertical pass, as Pillow does; integer-exact."""
+    """PIL `Image.resize((width, height), Image.BOX)` on uint8 grey levels [N, C, H, W]: the horizontal
+    pass, rounded to 8 bits, then the vertical pass, as Pillow does; integer-exact. Returns uint8."""
 
     def one_pass(v: torch.Tensor, size_out: int, dim: int) -> torch.Tensor:
         index, weight = _box_taps(v.shape[dim], size_out)
-        index, weight = index.to(v.device), weight.to(v.device)
+        index = index.to(v.device)
+        if index.shape[1] == 1 and bool((weight == 1 << PRECISION_BITS).all()):
+            return v.index_select(dim, index[:, 0])  # enlarging: each output copies one input exactly
+        weight = weight.to(v.device)
         acc = torch.full_like(v.narrow(dim, 0, 1).expand(*v.shape[:dim], size_out, *v.shape[dim + 1:]),
-                              1 << (PRECISION_BITS - 1))
+                              1 << (PRECISION_BITS - 1), dtype=torch.int32)
         shape = [1] * v.dim()
         shape[dim] = size_out
         for k in range(index.shape[1]):  # a few taps: gather each and accumulate, all in int32
-            acc = acc + v.index_select(dim, index[:, k]) * weight[:, k].view(shape)
-        return (acc >> PRECISION_BITS).clamp_(0, 255)
+            acc.add_(v.index_select(dim, index[:, k]) * weight[:, k].view(shape))
+        return (acc >> PRECISION_BITS).clamp_(0, 255).to(torch.uint8)
 
-    x = (x if not x.is_floating_point() else x.round()).to(torch.int32)
+    x = x if not x.is_floating_point() else x.round().clamp(0, 255)
+    x = x.to(torch.uint8)
     rows = x.dim() - 2  # gathering whole rows is ~6x faster than gathering along the last axis
     if width != x.shape[-1]:
         x = one_pass(x.transpose(-1, -2).contiguous(), width, rows).transpose(-1, -2).contiguous()
@@ -169,7 +173,7 @@ def pixelate(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     h, w = x.shape[-2:]
     # the reference writes int(224 * c) for both sides
     small = pil_box_resize(x, int(h * c), int(w * c))
-    return pil_box_resize(small, h, w).to(torch.uint8)
+    return pil_box_resize(small, h, w)
 
 
 def affine_from_points(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:

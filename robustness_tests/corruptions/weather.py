@@ -127,7 +127,7 @@ WATER = (175 / 255.0, 238 / 255.0, 238 / 255.0)  # "pale turquoise", added to ch
 MUD = (63 / 255.0, 42 / 255.0, 20 / 255.0)
 
 
-@register("spatter", "weather", random=True, min_size=8)
+@register("spatter", "weather", random=True, min_size=8, cpu_chunk=16)
 def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     from ._opencv import (
         box_blur3,
@@ -143,19 +143,20 @@ def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     liquid = gaussian_filter(rng.normal((1, h, w), mean, std).double(), sigma)
     liquid = torch.where(liquid < threshold, torch.zeros_like(liquid), liquid)
     if not mud:
-        liquid = torch.floor(liquid * 255).clamp(0, 255)  # .astype(np.uint8)
+        # from here the reference works on uint8 and float32 (OpenCV): integer grey levels, exact in float32
+        liquid = torch.floor(liquid * 255).clamp(0, 255).float()  # .astype(np.uint8)
         dist = 255 - canny(liquid, 50, 150)
         dist = distance_transform_l2_5(dist, 20).clamp(max=20)  # THRESH_TRUNC at 20
         dist = torch.floor(box_blur3(dist))  # .astype(np.uint8)
         dist = equalize_hist(dist)
         dist = filter2d_uint8(dist, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
         dist = torch.round(box_blur3(dist))  # cv2.blur on uint8 rounds
-        m = liquid * dist
+        m = liquid * dist  # uint8 * float32
         peak = m.amax(dim=(1, 2, 3), keepdim=True)
         m = m / torch.where(peak > 0, peak, torch.ones_like(peak)) * intensity
         colour = torch.tensor(WATER, dtype=m.dtype, device=m.device).view(1, 3, 1, 1)
-        return (x + (m * colour).to(x.dtype)).clamp(0, 1) * 255
-    m = gaussian_filter((liquid > threshold).to(torch.float64), intensity)
-    m = torch.where(m < 0.8, torch.zeros_like(m), m).to(x.dtype)
+        return (x + m * colour).clamp(0, 1) * 255
+    m = gaussian_filter((liquid > threshold).float(), intensity)  # gaussian(m.astype(np.float32), ...)
+    m = torch.where(m < 0.8, torch.zeros_like(m), m)
     colour = torch.tensor(MUD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1) * m
     return (x * (1 - m) + colour).clamp(0, 1) * 255
