@@ -108,7 +108,7 @@ def distance_transform_l2_5(x: torch.Tensor, limit: float | None = None) -> torc
                 t = back + torch.cummin((t - back).flip(1), dim=1).values.flip(1)
             pad[:, r, 2 : w + 2] = t
     d = pad[:, 2 : h + 2, 2 : w + 2].reshape(n, ch, h, w)
-    return (d.double() / 65536).to(torch.float32).to(x.dtype)
+    return (d.float() * (1.0 / 65536)).to(x.dtype)  # one rounding to float32 (the scale is a power of 2)
 
 
 def box_blur3(x: torch.Tensor) -> torch.Tensor:
