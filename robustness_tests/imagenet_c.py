@@ -31,8 +31,11 @@ class CorruptionTransform:
     """A `Transform` for `evaluate.measure`: corrupt each uint8 batch on its device, then JPEG round trip.
 
     Per-image randomness comes from (seed, corruption, severity, dataset index), so results do not
-    depend on the batch size or on which worker runs them.
+    depend on the batch size or on which worker runs them. `ahead`: it depends on its inputs only, so
+    the evaluation loop corrupts the next batch while the model runs on the current one.
     """
+
+    ahead = True
 
     def __init__(self, corruption: str, severity: int, *, seed: int, jpeg_quality: int | None = RELEASED_QUALITY):
         self.corruption, self.severity, self.seed, self.jpeg_quality = corruption, severity, seed, jpeg_quality

@@ -76,3 +76,33 @@ def test_suite_runs_on_a_partial_released_folder(released, data_dir, tmp_path):
     assert "imagenet_c.error" in out and "corruption=gaussian_noise data=released" in out
     assert "no glass_blur/1/ folder" in out
     assert "ImageNet-C is incomplete" in out
+
+
+class _InOrder(CorruptionTransform):
+    ahead = False  # the same transform, run in the loop's own thread
+
+
+class _Failing(CorruptionTransform):
+    def __call__(self, images, labels, start):
+        if start > 0:
+            raise RuntimeError(f"corruption failed on the batch at {start}")
+        return super().__call__(images, labels, start)
+
+
+def test_corrupting_ahead_of_the_model_changes_nothing_and_surfaces_errors(lite0, val1300):
+    """The loop corrupts batch k+1 in a background thread while the model runs on batch k: the outcomes
+    are those of the plain loop, and a failure in the thread is raised where its batch is consumed."""
+    from robustness_tests.evaluate import Settings, evaluate
+
+    clean = val1300.take(24, seed=3)
+    settings = Settings(batch_size=8)
+    assert CorruptionTransform.ahead and not _InOrder.ahead
+    ahead = evaluate(lite0, clean, settings, transform=CorruptionTransform("shot_noise", 3, seed=0),
+                     preprocessing=PROTOCOL, overlap=True)
+    in_order = evaluate(lite0, clean, settings, transform=_InOrder("shot_noise", 3, seed=0), preprocessing=PROTOCOL)
+    assert ahead.keys() == in_order.keys()
+    for name in ahead:
+        np.testing.assert_array_equal(ahead[name], in_order[name], err_msg=name)
+    with pytest.raises(RuntimeError, match="corruption failed on the batch at 8"):
+        evaluate(lite0, clean, settings, transform=_Failing("contrast", 1, seed=0), preprocessing=PROTOCOL,
+                 overlap=True)
