@@ -127,7 +127,14 @@ WATER = (175 / 255.0, 238 / 255.0, 238 / 255.0)  # "pale turquoise", added to ch
 MUD = (63 / 255.0, 42 / 255.0, 20 / 255.0)
 
 
-@register("spatter", "weather", random=True, min_size=8, cpu_chunk=16)
+def _by_chunks(fn, *tensors: torch.Tensor, size: int = 16) -> torch.Tensor:
+    """fn over slices of `size` images of each tensor (cache-sized working sets), results concatenated."""
+    return torch.cat([fn(*parts) for parts in zip(*(t.split(size) for t in tensors))])
+
+
+# The whole batch in one call: the distance transform's row-by-row passes cost per call, so it runs once
+# over the batch; every other step runs on 16 images at a time.
+@register("spatter", "weather", random=True, min_size=8, cpu_chunk=None)
 def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     from ._opencv import (
         box_blur3,
@@ -139,24 +146,38 @@ def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
 
     mean, std, sigma, threshold, intensity, mud = SPATTER[severity - 1]
     _n, _, h, w = x.shape
-    x = x / 255.0
-    liquid = gaussian_filter(rng.normal((1, h, w), mean, std).double(), sigma)
-    liquid = torch.where(liquid < threshold, torch.zeros_like(liquid), liquid)
-    if not mud:
+
+    def liquid_layer(noise: torch.Tensor) -> torch.Tensor:
+        liquid = gaussian_filter(noise.double(), sigma)
+        return torch.where(liquid < threshold, torch.zeros_like(liquid), liquid)
+
+    noise = rng.normal((1, h, w), mean, std)
+    if mud:
+        def mud_layer(noise: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+            m = gaussian_filter((liquid_layer(noise) > threshold).float(), intensity)  # float32, as the reference
+            m = torch.where(m < 0.8, torch.zeros_like(m), m)
+            colour = torch.tensor(MUD, dtype=m.dtype, device=m.device).view(1, 3, 1, 1) * m
+            return (image / 255.0 * (1 - m) + colour).clamp(0, 1) * 255
+
+        return _by_chunks(mud_layer, noise, x)
+
+    def edges(noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # from here the reference works on uint8 and float32 (OpenCV): integer grey levels, exact in float32
-        liquid = torch.floor(liquid * 255).clamp(0, 255).float()  # .astype(np.uint8)
-        dist = 255 - canny(liquid, 50, 150)
-        dist = distance_transform_l2_5(dist, 20).clamp(max=20)  # THRESH_TRUNC at 20
+        liquid = torch.floor(liquid_layer(noise) * 255).clamp(0, 255).float()  # .astype(np.uint8)
+        return torch.cat([liquid, 255 - canny(liquid, 50, 150)], dim=1)
+
+    layers = _by_chunks(edges, noise)
+    dist = distance_transform_l2_5(layers[:, 1:], 20).clamp(max=20)  # THRESH_TRUNC at 20
+
+    def water(layers: torch.Tensor, dist: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         dist = torch.floor(box_blur3(dist))  # .astype(np.uint8)
         dist = equalize_hist(dist)
         dist = filter2d_uint8(dist, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
         dist = torch.round(box_blur3(dist))  # cv2.blur on uint8 rounds
-        m = liquid * dist  # uint8 * float32
+        m = layers[:, :1] * dist  # uint8 * float32
         peak = m.amax(dim=(1, 2, 3), keepdim=True)
         m = m / torch.where(peak > 0, peak, torch.ones_like(peak)) * intensity
         colour = torch.tensor(WATER, dtype=m.dtype, device=m.device).view(1, 3, 1, 1)
-        return (x + m * colour).clamp(0, 1) * 255
-    m = gaussian_filter((liquid > threshold).float(), intensity)  # gaussian(m.astype(np.float32), ...)
-    m = torch.where(m < 0.8, torch.zeros_like(m), m)
-    colour = torch.tensor(MUD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1) * m
-    return (x * (1 - m) + colour).clamp(0, 1) * 255
+        return (image / 255.0 + m * colour).clamp(0, 1) * 255
+
+    return _by_chunks(water, layers, dist, x)
