@@ -28,9 +28,11 @@ from .atomic import atomic_write
 from .digests import json_digest
 from .paths import cache_dir
 
-#: Modules whose code determines stored outcomes; editing one of them invalidates the entries.
-CODE_MODULES = ("evaluate.py", "robust_model.py", "zoo.py", "data/decode.py", "data/imagenet.py", "attacks.py",
-                "shape_bias.py", "imagenet_a.py")
+#: Modules whose code determines stored outcomes; editing one of them invalidates the entries. A folder
+#: stands for every module in it (the corruption kernels decide ImageNet-C's pixels).
+CODE_MODULES = ("evaluate.py", "robust_model.py", "zoo.py", "data/decode.py", "data/imagenet.py", "data/videos.py",
+                "data/frost.py", "attacks.py", "shape_bias.py", "imagenet_a.py", "imagenet_c.py", "imagenet_p.py",
+                "perturbations.py", "corruptions/")
 
 _META = "__meta__"
 
@@ -40,8 +42,10 @@ def code_version() -> str:
     here = Path(__file__).parent
     h = hashlib.sha256()
     for name in CODE_MODULES:
-        h.update(name.encode())
-        h.update((here / name).read_bytes())
+        files = sorted((here / name).glob("*.py")) if name.endswith("/") else [here / name]
+        for file in files:
+            h.update(file.relative_to(here).as_posix().encode())
+            h.update(file.read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,24 @@ def test_find_reads_another_models_entry_by_its_parts(tmp_path):
     assert hit is not None and len(hit.arrays["d"]) == 3
     assert store.find(benchmark="shape_bias", model={"name": "base"}, data={**data, "n": 10}) is None
     assert store.find(benchmark="validation") is None
+
+
+def test_the_code_version_covers_every_module_that_decides_outcomes(tmp_path, monkeypatch):
+    """Editing a corruption kernel (or any listed module) must change the code version, so stored
+    outcomes computed by the old code are not read back."""
+    import shutil
+
+    import robustness_tests.store as store_module
+
+    package = Path(store_module.__file__).parent
+    copy = tmp_path / "robustness_tests"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(store_module, "__file__", str(copy / "store.py"))
+    before = store_module.code_version()
+    for module in ("corruptions/noise.py", "imagenet_c.py", "perturbations.py", "evaluate.py"):
+        target = copy / module
+        original = target.read_bytes()
+        target.write_bytes(original + b"\n# edited\n")
+        assert store_module.code_version() != before, f"editing {module} left the code version unchanged"
+        target.write_bytes(original)
+    assert store_module.code_version() == before
