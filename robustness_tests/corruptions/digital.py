@@ -95,13 +95,14 @@ def jpeg_round_trip(x: torch.Tensor, quality: int) -> torch.Tensor:
 
     images = list(x.to("cpu", torch.uint8).contiguous().unbind(0))
     threads = max(1, min(torch.get_num_threads(), len(images)))
+    if threads == 1:
+        return torch.stack(decode_jpeg(encode_jpeg(images, quality=quality))).to(x.device)
 
-    def round_trip(part):  # libjpeg releases the GIL: halves of the batch on two cores
+    def round_trip(part):  # libjpeg releases the GIL: slices of the batch on several cores
         return decode_jpeg(encode_jpeg(part, quality=quality)) if part else []
 
-    chunks = [images[i::threads] for i in range(threads)]
     with ThreadPoolExecutor(threads) as pool:
-        done = list(pool.map(round_trip, chunks))
+        done = list(pool.map(round_trip, [images[i::threads] for i in range(threads)]))
     out = [None] * len(images)
     for i, chunk in enumerate(done):
         out[i::threads] = chunk
