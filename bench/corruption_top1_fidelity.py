@@ -10,7 +10,8 @@ For every corruption (the 15 and the 4 extra) and severity: corrupt the same Res
 validation images with `robustness_tests.corruptions.corrupt` and with Hendrycks' own functions (the
 isolated environment of tests/reference_env.py), pass both through the JPEG quality-85 round trip the
 released data went through, and measure the model's top-1 error on each. Prints one row per corruption
-(error ours / reference per severity and the difference of the means over severities, in points), writes
+(error ours / reference per severity and the difference of the means over severities, in points, with
+its standard error from the paired per-image differences), writes
 the table to --output as JSON, and ends with `corruption_top1_max_abs_diff: <points>`.
 
 Images whose two corrupted versions are identical pixel for pixel get the same prediction, so they add
@@ -102,7 +103,10 @@ def main() -> None:
             differ = torch.nonzero((ours != ref).flatten(1).any(1)).flatten()
             ours_wrong_at = top1_errors(model, ours[differ], labels[differ], args.batch_size)
             ref_wrong_at = top1_errors(model, ref[differ], labels[differ], args.batch_size)
-            row["diff_points"].append(100 * (ours_wrong_at.float().sum() - ref_wrong_at.float().sum()).item() / len(images))
+            paired = torch.zeros(len(images))  # per image: wrong under ours minus wrong under the reference
+            paired[differ] = ours_wrong_at.float() - ref_wrong_at.float()
+            row["diff_points"].append(100 * paired.mean().item())
+            row.setdefault("diff_se_points", []).append(100 * paired.std().item() / len(images) ** 0.5)
             row["differing_images"].append(len(differ))
             if args.difference_only:
                 row["ours"].append(None)
@@ -114,9 +118,12 @@ def main() -> None:
                 row["ours"].append(100 * ours_wrong.float().mean().item())
                 row["reference"].append(100 * ref_wrong.float().mean().item())
             row["mean_diff_points"] = float(np.mean(row["diff_points"]))
+            if len(row.get("diff_se_points", [])) == len(row["diff_points"]):  # severities are independent draws
+                row["mean_diff_se_points"] = float(np.sqrt(np.sum(np.square(row["diff_se_points"]))) / len(row["diff_points"]))
             save()
         print(f"{name:17s} ours {fmt(row['ours'])} | reference {fmt(row['reference'])} | images differing "
-              f"{row['differing_images']} | mean diff {row['mean_diff_points']:+.2f} points  ({time.time() - start:.0f} s)",
+              f"{row['differing_images']} | mean diff {row['mean_diff_points']:+.2f} points "
+              f"(standard error {row.get('mean_diff_se_points', float('nan')):.2f})  ({time.time() - start:.0f} s)",
               flush=True)
     worst = max(abs(v["mean_diff_points"]) for v in table.values())
     print(f"corruption_top1_max_abs_diff: {worst:.2f}")
