@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--corruptions", default=",".join(NAMES + EXTRA))
     parser.add_argument("--output", default="corruption_top1_fidelity.json")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="ours draws with this seed, the reference with 10 * seed + severity: a replicate")
     parser.add_argument("--difference-only", action="store_true",
                         help="forward only the images whose two versions differ (no absolute errors)")
     args = parser.parse_args()
@@ -97,9 +99,9 @@ def main() -> None:
             row["diff_points"] = [o - r for o, r in zip(row["ours"], row["reference"])]
             row["differing_images"] = [None] * len(row["ours"])
         for s in range(len(row["ours"]) + 1, 6):
-            job = {"key": str(s), "corruption": name, "severity": s, "seed": s}
+            job = {"key": str(s), "corruption": name, "severity": s, "seed": 10 * args.seed + s}
             ref = torch.from_numpy(run_reference(nhwc, [job], data / "frost")[str(s)]).permute(0, 3, 1, 2).contiguous()
-            ours = corrupt(images, name, s, seed=0)
+            ours = corrupt(images, name, s, seed=args.seed)
             differ = torch.nonzero((ours != ref).flatten(1).any(1)).flatten()
             ours_wrong_at = top1_errors(model, ours[differ], labels[differ], args.batch_size)
             ref_wrong_at = top1_errors(model, ref[differ], labels[differ], args.batch_size)
