@@ -3,8 +3,9 @@
 The reference generator (make_imagenet_c.py) works on one HWC image with scipy, scikit-image, OpenCV,
 PIL and ImageMagick. Each function here is the batched torch equivalent of one such routine on
 [N, C, H, W] tensors, with the same boundary handling; the name of the routine it replaces is in its
-docstring. Linear filters are applied as [n, n] operator matrices built once per size (a Gaussian with
-sigma 170 and truncate 3 has 1025 taps; as a matrix it costs the same as one with 9).
+docstring. Linear filters are applied as [n, n] operator matrices built once per size, which handle any
+boundary mode and any width (a Gaussian with sigma 170 and truncate 3 has 1025 taps on 224 samples),
+cut into row blocks that skip the zeros of narrow filters.
 """
 
 from __future__ import annotations
