@@ -8,15 +8,14 @@ the model in background threads (`data.batches`); the model sees float images in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from .data.batches import iter_batches
+from .data.batches import in_order_ahead, iter_batches
 from .data.decode import DecodedCache
 from .data.imagenet import Dataset
 from .errors import ModelError, UsageError
@@ -113,7 +112,12 @@ def evaluate(
     batches = (on_device(b) for b in iter_batches(dataset, pre, settings.batch_size, cache=cache))
     ahead = transform is not None and bool(getattr(transform, "ahead", False))
     ahead = ahead and (device.type != "cpu" if overlap is None else overlap)
-    for batch, labels, x, extras in (_ahead(prepare, batches) if ahead else (prepare(*b) for b in batches)):
+    # An ahead transform prepares batch k+1 in a background thread while the model runs on batch k. Torch
+    # releases the GIL in its kernels; on CUDA the thread's launches (the host-side part of a per-image
+    # corruption) overlap the model's queued work on the same stream, which keeps their order safe.
+    prepared = (in_order_ahead(lambda b: prepare(*b), batches, ahead=0, name="rt-transform") if ahead
+                else (prepare(*b) for b in batches))
+    for batch, labels, x, extras in prepared:
         with torch.inference_mode():
             x = x.float().div_(255) if x.dtype == torch.uint8 else x.detach()
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
@@ -132,24 +136,6 @@ def evaluate(
         if progress is not None:
             progress(done, total, time.perf_counter() - started)
     return {name: np.concatenate(parts) for name, parts in chunks.items()}
-
-
-def _ahead(prepare: Callable, batches: Iterator) -> Iterator:
-    """`prepare(*b)` for each b of `batches`, in order, with the next one under way in a background thread
-    while the caller works on the current one. Torch releases the GIL in its kernels, so on the CPU the
-    transform and the forward pass share the cores; on CUDA the thread's kernel launches (the host-side
-    part of a per-image corruption) overlap the model's queued GPU work on the same stream, which keeps
-    the order of the two safe without extra synchronisation. Errors surface where the batch is consumed.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rt-transform") as pool:
-        pending = None
-        for b in batches:
-            submitted = pool.submit(prepare, *b)
-            if pending is not None:
-                yield pending.result()
-            pending = submitted
-        if pending is not None:
-            yield pending.result()
 
 
 def measure(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -45,16 +46,22 @@ def iter_batches(
         images = cache.load_many(paths[start : start + batch_size], pre)
         return Batch(np.stack(images), labels[start : start + batch_size], start)
 
-    starts = iter(range(0, len(paths), batch_size))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rt-decode") as pool:
-        pending: deque = deque()
-        for start in starts:
-            pending.append(pool.submit(prepare, start))
-            if len(pending) > prefetch:
-                break
+    yield from in_order_ahead(prepare, range(0, len(paths), batch_size), ahead=prefetch, workers=workers,
+                              name="rt-decode")
+
+
+_END = object()
+
+
+def in_order_ahead(fn: Callable, items: Iterable, *, ahead: int, workers: int = 1, name: str = "rt-ahead") -> Iterator:
+    """fn(item) for each item, yielded in order, while up to `ahead` later items are under way in worker
+    threads. `items` is iterated in the caller's thread; an error in fn surfaces where its item is consumed."""
+    items = iter(items)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        pending: deque = deque(pool.submit(fn, item) for item in islice(items, ahead + 1))
         while pending:
-            batch = pending.popleft().result()
-            nxt = next(starts, None)
-            if nxt is not None:
-                pending.append(pool.submit(prepare, nxt))
-            yield batch
+            result = pending.popleft().result()
+            item = next(items, _END)
+            if item is not _END:
+                pending.append(pool.submit(fn, item))
+            yield result
