@@ -125,7 +125,7 @@ def _spatter_frames(x01: torch.Tensor, rng: Streams, frames: int) -> list[torch.
     out = []
     for _ in range(frames):
         layer = torch.floor(liquid * 255).clamp(0, 255)
-        dist = distance_transform_l2_5(255 - canny(layer, 50, 150), 20).clamp(max=20)
+        dist = distance_transform_l2_5(255 - canny(layer, 50, 150), limit=20)
         dist = equalize_hist(torch.floor(box_blur3(dist)))
         dist = torch.round(box_blur3(filter2d_uint8(dist, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])))
         m = layer * dist

@@ -32,6 +32,7 @@ PINNED = (
 )
 REFERENCE = "imagenet-c==0.0.3"
 ORACLE = Path(__file__).resolve().parent / "oracles" / "imagenet_c_reference.py"
+OPENCV_ORACLE = ORACLE.with_name("opencv_routines.py")
 
 
 class ReferenceUnavailable(RuntimeError):
@@ -47,7 +48,7 @@ def env_dir() -> Path:
 
 def _works(python: Path) -> bool:
     probe = "import imagenet_c.corruptions, wand.image, skimage, cv2"
-    return python.is_file() and subprocess.run([python, "-c", probe], capture_output=True, timeout=120).returncode == 0
+    return python.is_file() and subprocess.run([python, "-c", probe], capture_output=True, timeout=120, check=False).returncode == 0
 
 
 def reference_python() -> Path:
@@ -72,7 +73,7 @@ def reference_python() -> Path:
             [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", REFERENCE],
         ]
         for step in steps:
-            proc = subprocess.run([str(s) for s in step], capture_output=True, text=True, timeout=900)
+            proc = subprocess.run([str(s) for s in step], capture_output=True, text=True, timeout=900, check=False)
             if proc.returncode != 0:
                 raise ReferenceUnavailable(f"building the reference environment failed at {step[:4]}: "
                                            f"{proc.stderr[-1500:]}")
@@ -81,18 +82,32 @@ def reference_python() -> Path:
     return python
 
 
-def run_reference(images_nhwc: np.ndarray, jobs: list[dict], frost_dir: Path | None = None) -> dict[str, np.ndarray]:
-    """Run the reference functions on uint8 [N, H, W, 3] images; see the oracle script for `jobs`."""
+def _run_oracle(script: Path, inputs: dict[str, np.ndarray], extra: list[str] | None = None,
+                files: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+    """Run an oracle script in the reference environment: INPUTS.npz [files...] OUTPUT.npz [extra...]."""
     python = reference_python()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        np.savez(tmp / "in.npz", images=images_nhwc)
-        (tmp / "jobs.json").write_text(json.dumps(jobs))
-        cmd = [str(python), str(ORACLE), str(tmp / "in.npz"), str(tmp / "jobs.json"), str(tmp / "out.npz")]
-        if frost_dir is not None:
-            cmd += ["--frost-dir", str(frost_dir)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=6 * 3600)
+        np.savez(tmp / "in.npz", **inputs)
+        paths = []
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text)
+            paths.append(str(tmp / name))
+        cmd = [str(python), str(script), str(tmp / "in.npz"), *paths, str(tmp / "out.npz"), *(extra or [])]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=6 * 3600, check=False)
         if proc.returncode != 0:
-            raise RuntimeError(f"the reference generator failed:\n{proc.stderr[-3000:]}")
+            raise RuntimeError(f"{script.name} failed in the reference environment:\n{proc.stderr[-3000:]}")
         with np.load(tmp / "out.npz") as data:
             return {key: data[key] for key in data.files}
+
+
+def run_opencv(grey: np.ndarray, binary: np.ndarray) -> dict[str, np.ndarray]:
+    """cv2's Canny, distanceTransform, equalizeHist, filter2D and blur on uint8 [N, H, W] stacks (see the
+    oracle script), with the OpenCV the reference generator pins."""
+    return _run_oracle(OPENCV_ORACLE, {"grey": grey, "binary": binary})
+
+
+def run_reference(images_nhwc: np.ndarray, jobs: list[dict], frost_dir: Path | None = None) -> dict[str, np.ndarray]:
+    """Run the reference functions on uint8 [N, H, W, 3] images; see the oracle script for `jobs`."""
+    extra = ["--frost-dir", str(frost_dir)] if frost_dir is not None else []
+    return _run_oracle(ORACLE, {"images": images_nhwc}, extra, files={"jobs.json": json.dumps(jobs)})

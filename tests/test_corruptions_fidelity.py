@@ -15,10 +15,17 @@ import os
 import numpy as np
 import pytest
 import torch
+from reference_env import (
+    ReferenceUnavailable,
+    reference_python,
+    run_opencv,
+    run_reference,
+)
 
-from reference_env import ReferenceUnavailable, reference_python, run_reference
-from robustness_tests.corruptions import corrupt
+from robustness_tests.corruptions import _opencv, corrupt
+from robustness_tests.corruptions._kernels import gaussian_filter
 from robustness_tests.corruptions.blur import motion_blur_at
+from robustness_tests.corruptions.weather import SPATTER
 from robustness_tests.data.decode import decode_image
 from robustness_tests.zoo import Preprocessing
 
@@ -110,3 +117,42 @@ def test_random_corruptions_follow_the_reference_distributions(reference, val130
     print("\n" + table)
     record_property("fidelity_random", table)
     assert not failures, "differs in distribution from the reference generator:\n" + "\n".join(failures)
+
+
+def _liquid_layers(n: int, seed: int) -> np.ndarray:
+    """What spatter's water mode hands to OpenCV: smoothed, thresholded noise as uint8 [N, H, W]."""
+    g = torch.Generator().manual_seed(seed)
+    layers = []
+    for i in range(n):
+        mean, std, sigma, threshold, *_ = SPATTER[i % 3]  # the three water severities
+        noise = torch.randn(1, 1, 224, 224, generator=g, dtype=torch.float64) * std + mean
+        liquid = gaussian_filter(noise, sigma)
+        liquid = torch.where(liquid < threshold, torch.zeros_like(liquid), liquid)
+        layers.append(torch.floor(liquid * 255).clamp(0, 255)[0, 0])
+    return torch.stack(layers).to(torch.uint8).numpy()
+
+
+def test_spatter_opencv_routines_match_cv2(reference, val1300):
+    """The OpenCV steps of spatter one by one against cv2 itself, on spatter's own liquid layers and on
+    real greyscale photographs (many weak edges: Canny's hysteresis does real work there)."""
+    photos = _images(val1300, 6, seed=13).mean(axis=1).round().astype(np.uint8)
+    grey = np.concatenate([_liquid_layers(6, seed=3), photos])
+    edges = _opencv.canny(torch.from_numpy(grey).float()[:, None], 50, 150)
+    sparse = np.where(np.random.default_rng(0).random((3, 224, 224)) < 0.002, 0, 255).astype(np.uint8)
+    binary = np.concatenate([(255 - edges[:, 0]).to(torch.uint8).numpy(), sparse])  # zeros: the sources
+    expected = run_opencv(grey, binary)
+
+    def ours(fn, stack: np.ndarray, *args) -> np.ndarray:
+        return fn(torch.from_numpy(stack).float()[:, None], *args)[:, 0].numpy()
+
+    np.testing.assert_array_equal(edges[:, 0].numpy(), expected["canny"], err_msg="Canny edges differ from cv2")
+    distance = ours(_opencv.distance_transform_l2_5, binary)
+    np.testing.assert_allclose(distance, expected["distance"], rtol=1e-6, atol=0,
+                               err_msg="distanceTransform(DIST_L2, 5) differs from cv2")
+    np.testing.assert_array_equal(ours(_opencv.equalize_hist, grey), expected["equalized"],
+                                  err_msg="equalizeHist differs from cv2")
+    kernel = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]
+    np.testing.assert_array_equal(ours(_opencv.filter2d_uint8, grey, kernel), expected["filtered"],
+                                  err_msg="filter2D differs from cv2")
+    np.testing.assert_allclose(ours(_opencv.box_blur3, expected["distance"]), expected["blurred"], rtol=1e-6,
+                               atol=1e-6, err_msg="blur (3, 3) differs from cv2")

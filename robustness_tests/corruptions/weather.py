@@ -127,9 +127,12 @@ WATER = (175 / 255.0, 238 / 255.0, 238 / 255.0)  # "pale turquoise", added to ch
 MUD = (63 / 255.0, 42 / 255.0, 20 / 255.0)
 
 
-def _by_chunks(fn, *tensors: torch.Tensor, size: int = 16) -> torch.Tensor:
-    """fn over slices of `size` images of each tensor (cache-sized working sets), results concatenated."""
-    return torch.cat([fn(*parts) for parts in zip(*(t.split(size) for t in tensors))])
+def _by_chunks(fn, *tensors: torch.Tensor, out: torch.Tensor, size: int = 16) -> torch.Tensor:
+    """fn(*slices, out=out slice) over `size` images at a time (cache-sized working sets); each call writes
+    its result into its slice of `out`, so no concatenation copies the batch again."""
+    for start in range(0, out.shape[0], size):
+        fn(*(t[start : start + size] for t in tensors), out=out[start : start + size])
+    return out
 
 
 # The whole batch in one call: the distance transform's row-by-row passes cost per call, so it runs once
@@ -145,7 +148,7 @@ def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     )
 
     mean, std, sigma, threshold, intensity, mud = SPATTER[severity - 1]
-    _n, _, h, w = x.shape
+    n, _, h, w = x.shape
 
     def liquid_layer(noise: torch.Tensor) -> torch.Tensor:
         liquid = gaussian_filter(noise.double(), sigma)
@@ -153,23 +156,24 @@ def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
 
     noise = rng.normal((1, h, w), mean, std)
     if mud:
-        def mud_layer(noise: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        def mud_layer(noise: torch.Tensor, image: torch.Tensor, out: torch.Tensor) -> None:
             m = gaussian_filter((liquid_layer(noise) > threshold).float(), intensity)  # float32, as the reference
             m = torch.where(m < 0.8, torch.zeros_like(m), m)
             colour = torch.tensor(MUD, dtype=m.dtype, device=m.device).view(1, 3, 1, 1) * m
-            return (image / 255.0 * (1 - m) + colour).clamp(0, 1) * 255
+            torch.mul((image / 255.0 * (1 - m) + colour).clamp_(0, 1), 255, out=out)
 
-        return _by_chunks(mud_layer, noise, x)
+        return _by_chunks(mud_layer, noise, x, out=torch.empty_like(x))
 
-    def edges(noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def edges(noise: torch.Tensor, out: torch.Tensor) -> None:
         # from here the reference works on uint8 and float32 (OpenCV): integer grey levels, exact in float32
-        liquid = torch.floor(liquid_layer(noise) * 255).clamp(0, 255).float()  # .astype(np.uint8)
-        return torch.cat([liquid, 255 - canny(liquid, 50, 150)], dim=1)
+        liquid = torch.floor(liquid_layer(noise) * 255).clamp_(0, 255).float()  # .astype(np.uint8)
+        out[:, :1] = liquid
+        torch.sub(255, canny(liquid, 50, 150), out=out[:, 1:])
 
-    layers = _by_chunks(edges, noise)
-    dist = distance_transform_l2_5(layers[:, 1:], 20).clamp(max=20)  # THRESH_TRUNC at 20
+    layers = _by_chunks(edges, noise, out=x.new_empty((n, 2, h, w)))
+    dist = distance_transform_l2_5(layers[:, 1:], limit=20)  # with its THRESH_TRUNC at 20
 
-    def water(layers: torch.Tensor, dist: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    def water(layers: torch.Tensor, dist: torch.Tensor, image: torch.Tensor, out: torch.Tensor) -> None:
         dist = torch.floor(box_blur3(dist))  # .astype(np.uint8)
         dist = equalize_hist(dist)
         dist = filter2d_uint8(dist, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
@@ -178,6 +182,6 @@ def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
         peak = m.amax(dim=(1, 2, 3), keepdim=True)
         m = m / torch.where(peak > 0, peak, torch.ones_like(peak)) * intensity
         colour = torch.tensor(WATER, dtype=m.dtype, device=m.device).view(1, 3, 1, 1)
-        return (image / 255.0 + m * colour).clamp(0, 1) * 255
+        torch.mul((image / 255.0 + m * colour).clamp_(0, 1), 255, out=out)
 
-    return _by_chunks(water, layers, dist, x)
+    return _by_chunks(water, layers, dist, x, out=torch.empty_like(x))
