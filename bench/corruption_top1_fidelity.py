@@ -5,6 +5,7 @@
 The full check (all 1300 images, every corruption) takes hours on a small CPU, most of it the reference's
 glass blur (~1 s per image and severity); the JSON output is rewritten after every severity and a rerun with
 the same --output resumes where it stopped (rows measured on a different image count are measured again).
+`--reference-workers N` runs the reference on N processes, each on its share of the images.
 
 For every corruption (the 15 and the 4 extra) and severity: corrupt the same Resize(256)/CenterCrop(224)
 validation images with `robustness_tests.corruptions.corrupt` and with Hendrycks' own functions (the
@@ -26,6 +27,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,21 @@ def top1_errors(model, images: torch.Tensor, labels: torch.Tensor, batch_size: i
     return torch.cat(wrong)
 
 
+def reference(nhwc: np.ndarray, name: str, severity: int, seed: int, frost: Path, workers: int) -> torch.Tensor:
+    """The reference's corruption of every image as uint8 [N, 3, H, W]; with several workers, each runs on
+    its contiguous share of the images (the reference is single-threaded Python: glass_blur takes ~1 s per
+    image), share k seeding its stream with seed + 100 k so that no two shares repeat the same draws."""
+    shares = np.array_split(nhwc, max(1, workers))
+
+    def run(k: int) -> np.ndarray:
+        job = {"key": "out", "corruption": name, "severity": severity, "seed": seed + 100 * k}
+        return run_reference(shares[k], [job], frost)["out"]
+
+    with ThreadPoolExecutor(len(shares)) as pool:
+        parts = list(pool.map(run, range(len(shares))))
+    return torch.from_numpy(np.concatenate(parts)).permute(0, 3, 1, 2).contiguous()
+
+
 def main() -> None:
     parser = base_parser(__doc__, batch_size=50)
     parser.add_argument("--images", type=int, default=200)
@@ -61,6 +78,9 @@ def main() -> None:
     parser.add_argument("--output", default="corruption_top1_fidelity.json")
     parser.add_argument("--seed", type=int, default=0,
                         help="ours draws with this seed, the reference with 10 * seed + severity: a replicate")
+    parser.add_argument("--reference-workers", type=int, default=1,
+                        help="run the reference on this many processes, each on its share of the images "
+                             "(share k > 0 seeds its stream with the job's seed + 100 k)")
     parser.add_argument("--difference-only", action="store_true",
                         help="forward only the images whose two versions differ (no absolute errors)")
     args = parser.parse_args()
@@ -99,8 +119,7 @@ def main() -> None:
             row["diff_points"] = [o - r for o, r in zip(row["ours"], row["reference"])]
             row["differing_images"] = [None] * len(row["ours"])
         for s in range(len(row["ours"]) + 1, 6):
-            job = {"key": str(s), "corruption": name, "severity": s, "seed": 10 * args.seed + s}
-            ref = torch.from_numpy(run_reference(nhwc, [job], data / "frost")[str(s)]).permute(0, 3, 1, 2).contiguous()
+            ref = reference(nhwc, name, s, 10 * args.seed + s, data / "frost", args.reference_workers)
             ours = corrupt(images, name, s, seed=args.seed)
             differ = torch.nonzero((ours != ref).flatten(1).any(1)).flatten()
             ours_wrong_at = top1_errors(model, ours[differ], labels[differ], args.batch_size)
