@@ -116,7 +116,7 @@ def distance_transform_l2_5(x: torch.Tensor, limit: float | None = None) -> torc
     else:
         dtype, far = torch.float64, float(1 << 50)
     pad = torch.full((h + 4, n * ch, w + 4), far, dtype=dtype, device=x.device)
-    pad[2 : h + 2, :, 2 : w + 2] = torch.where(x == 0, 0, far).reshape(n * ch, h, w).transpose(0, 1)
+    pad[2 : h + 2, :, 2 : w + 2].masked_fill_((x == 0).reshape(n * ch, h, w).transpose(0, 1), 0)  # sources
     ramp = torch.arange(w, device=x.device, dtype=dtype) * a
     best = torch.empty((n * ch, w), dtype=dtype, device=x.device)
     diagonal = torch.empty_like(best)
@@ -145,7 +145,7 @@ def distance_transform_l2_5(x: torch.Tensor, limit: float | None = None) -> torc
     turned = pad.flip(0, 2)
     forward_pass(turned)
     d = turned[2 : h + 2, :, 2 : w + 2].flip(0, 2).transpose(0, 1).reshape(n, ch, h, w)
-    d = (d.double() * 2.0**-23).float()  # exact in float64, then one rounding to float32
+    d = d.float() * 2.0**-23  # one correct rounding to float32, then an exact power-of-2 scale
     return (d if limit is None else d.clamp(max=limit)).to(x.dtype)
 
 
