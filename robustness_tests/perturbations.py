@@ -115,7 +115,7 @@ def _spatter_frames(x01: torch.Tensor, rng: Streams, frames: int) -> list[torch.
         equalize_hist,
         filter2d_uint8,
     )
-    from .corruptions.weather import WATER
+    from .corruptions.weather import EMBOSS, WATER
 
     n, _, h, w = x01.shape
     liquid = gaussian_filter(rng.normal((1, h, w), 0.65, 0.27).double(), 3.7)
@@ -127,7 +127,7 @@ def _spatter_frames(x01: torch.Tensor, rng: Streams, frames: int) -> list[torch.
         layer = torch.floor(liquid * 255).clamp(0, 255)
         dist = distance_transform_l2_5(255 - canny(layer, 50, 150), limit=20)
         dist = equalize_hist(torch.floor(box_blur3(dist)))
-        dist = torch.round(box_blur3(filter2d_uint8(dist, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])))
+        dist = torch.round(box_blur3(filter2d_uint8(dist, EMBOSS)))
         m = layer * dist
         peak = m.amax(dim=(1, 2, 3), keepdim=True)
         m = m / torch.where(peak > 0, peak, torch.ones_like(peak)) * 0.6

@@ -23,9 +23,8 @@ from reference_env import (
 )
 
 from robustness_tests.corruptions import _opencv, corrupt
-from robustness_tests.corruptions._kernels import gaussian_filter
 from robustness_tests.corruptions.blur import motion_blur_at
-from robustness_tests.corruptions.weather import SPATTER
+from robustness_tests.corruptions.weather import EMBOSS, SPATTER, liquid_layer
 from robustness_tests.data.decode import decode_image
 from robustness_tests.zoo import Preprocessing
 
@@ -120,15 +119,13 @@ def test_random_corruptions_follow_the_reference_distributions(reference, val130
 
 
 def _liquid_layers(n: int, seed: int) -> np.ndarray:
-    """What spatter's water mode hands to OpenCV: smoothed, thresholded noise as uint8 [N, H, W]."""
+    """What spatter's water mode hands to OpenCV: its liquid layers as uint8 [N, H, W]."""
     g = torch.Generator().manual_seed(seed)
     layers = []
     for i in range(n):
         mean, std, sigma, threshold, *_ = SPATTER[i % 3]  # the three water severities
         noise = torch.randn(1, 1, 224, 224, generator=g, dtype=torch.float64) * std + mean
-        liquid = gaussian_filter(noise, sigma)
-        liquid = torch.where(liquid < threshold, torch.zeros_like(liquid), liquid)
-        layers.append(torch.floor(liquid * 255).clamp(0, 255)[0, 0])
+        layers.append(torch.floor(liquid_layer(noise, sigma, threshold) * 255).clamp(0, 255)[0, 0])
     return torch.stack(layers).to(torch.uint8).numpy()
 
 
@@ -151,8 +148,7 @@ def test_spatter_opencv_routines_match_cv2(reference, val1300):
                                err_msg="distanceTransform(DIST_L2, 5) differs from cv2")
     np.testing.assert_array_equal(ours(_opencv.equalize_hist, grey), expected["equalized"],
                                   err_msg="equalizeHist differs from cv2")
-    kernel = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]
-    np.testing.assert_array_equal(ours(_opencv.filter2d_uint8, grey, kernel), expected["filtered"],
+    np.testing.assert_array_equal(ours(_opencv.filter2d_uint8, grey, EMBOSS), expected["filtered"],
                                   err_msg="filter2D differs from cv2")
     np.testing.assert_allclose(ours(_opencv.box_blur3, expected["distance"]), expected["blurred"], rtol=1e-6,
                                atol=1e-6, err_msg="blur (3, 3) differs from cv2")

@@ -127,6 +127,15 @@ WATER = (175 / 255.0, 238 / 255.0, 238 / 255.0)  # "pale turquoise", added to ch
 MUD = (63 / 255.0, 42 / 255.0, 20 / 255.0)
 
 
+EMBOSS = [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]  # the filter2D kernel of spatter's water mode
+
+
+def liquid_layer(noise: torch.Tensor, sigma: float, threshold: float) -> torch.Tensor:
+    """spatter's liquid layer: the smoothed noise (float64, as skimage), zero below the threshold."""
+    liquid = gaussian_filter(noise.double(), sigma)
+    return liquid.masked_fill_(liquid < threshold, 0)
+
+
 def _by_chunks(fn, *tensors: torch.Tensor, out: torch.Tensor, size: int = 8) -> torch.Tensor:
     """fn(*slices, out=out slice) over `size` images at a time (cache-sized working sets); each call writes
     its result into its slice of `out`, so no concatenation copies the batch again."""
@@ -151,14 +160,10 @@ def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     mean, std, sigma, threshold, intensity, mud = SPATTER[severity - 1]
     n, _, h, w = x.shape
 
-    def liquid_layer(noise: torch.Tensor) -> torch.Tensor:
-        liquid = gaussian_filter(noise.double(), sigma)
-        return liquid.masked_fill_(liquid < threshold, 0)
-
     noise = rng.normal((1, h, w), mean, std)
     if mud:
         def mud_layer(noise: torch.Tensor, image: torch.Tensor, out: torch.Tensor) -> None:
-            m = gaussian_filter((liquid_layer(noise) > threshold).float(), intensity)  # float32, as the reference
+            m = gaussian_filter((liquid_layer(noise, sigma, threshold) > threshold).float(), intensity)  # float32, as the reference
             m = torch.where(m < 0.8, torch.zeros_like(m), m)
             colour = torch.tensor(MUD, dtype=m.dtype, device=m.device).view(1, 3, 1, 1) * m
             out.copy_((image.float() / 255.0 * (1 - m) + colour).clamp_(0, 1).mul_(255))  # np.uint8 truncates
@@ -167,7 +172,7 @@ def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
 
     def edges(noise: torch.Tensor, out: torch.Tensor) -> None:
         # from here the reference works on uint8 and float32 (OpenCV): integer grey levels, exact in float32
-        liquid = liquid_layer(noise).mul_(255).floor_().clamp_(0, 255).float()  # .astype(np.uint8)
+        liquid = liquid_layer(noise, sigma, threshold).mul_(255).floor_().clamp_(0, 255).float()  # .astype(np.uint8)
         out[:, :1] = liquid
         torch.sub(255, canny(liquid, 50, 150), out=out[:, 1:])
 
@@ -177,7 +182,7 @@ def spatter(x: torch.Tensor, severity: int, rng: Streams) -> torch.Tensor:
     def water(layers: torch.Tensor, dist: torch.Tensor, image: torch.Tensor, out: torch.Tensor) -> None:
         dist = torch.floor(box_blur3(dist))  # .astype(np.uint8)
         dist = equalize_hist(dist)
-        dist = filter2d_uint8(dist, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
+        dist = filter2d_uint8(dist, EMBOSS)
         dist = torch.round(box_blur3(dist))  # cv2.blur on uint8 rounds
         m = layers[:, :1] * dist  # uint8 * float32
         peak = m.amax(dim=(1, 2, 3), keepdim=True)
